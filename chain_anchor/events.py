@@ -1,0 +1,91 @@
+"""Publisher signatures on CloudEvents 1.0 envelopes (JSON structured mode).
+
+The signature travels in two CloudEvents extension attributes:
+
+* ``sigkeyid`` — the signer's key id (lower-case hex SHA-256 of its raw Ed25519 public key);
+* ``signature`` — standard base64 (RFC 4648 §4, with ``=`` padding) of the 64-byte Ed25519 signature over
+  :func:`event_signing_bytes`: ``TAG_EVENT ‖ JCS(envelope without "signature" and "sigkeyid")``.
+
+The Merkle leaf of an accepted event is :func:`leaf_bytes`: the JCS bytes of the *whole* signed envelope,
+so the ledger proves both the content and who signed it.
+
+What :func:`verify_event` does *not* check (the caller must): the envelope schema, that the key belongs to
+the participant named in ``source`` and has the role for ``type``, and that the event is not a replay.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+
+from chain_anchor.canonical import canonicalize
+from chain_anchor.errors import EventSignatureError
+from chain_anchor.hashing import TAG_EVENT
+from chain_anchor.keys import KeyRing, Signer, is_key_id
+
+__all__ = [
+    "SIGKEYID_ATTRIBUTE",
+    "SIGNATURE_ATTRIBUTE",
+    "decode_signature",
+    "event_signing_bytes",
+    "leaf_bytes",
+    "sign_event",
+    "verify_event",
+]
+
+SIGNATURE_ATTRIBUTE = "signature"
+SIGKEYID_ATTRIBUTE = "sigkeyid"
+_SIGNATURE_SIZE = 64
+_SIGNATURE_B64_LENGTH = 88  # base64 of 64 bytes, padded
+
+
+def _unsigned(envelope: Mapping[str, object]) -> dict[str, object]:
+    return {k: v for k, v in envelope.items() if k != SIGNATURE_ATTRIBUTE and k != SIGKEYID_ATTRIBUTE}
+
+
+def event_signing_bytes(envelope: Mapping[str, object]) -> bytes:
+    """``TAG_EVENT ‖ JCS(envelope minus "signature" and "sigkeyid")`` — the bytes the publisher signs."""
+    return TAG_EVENT + canonicalize(_unsigned(envelope))
+
+
+def sign_event(envelope: Mapping[str, object], signer: Signer) -> dict[str, object]:
+    """Return a new envelope carrying ``sigkeyid`` and ``signature`` (any old ones are replaced)."""
+    unsigned = _unsigned(envelope)
+    signature = signer.sign(TAG_EVENT + canonicalize(unsigned))
+    unsigned[SIGKEYID_ATTRIBUTE] = signer.key_id
+    unsigned[SIGNATURE_ATTRIBUTE] = base64.b64encode(signature).decode("ascii")
+    return unsigned
+
+
+def verify_event(envelope: Mapping[str, object], keyring: KeyRing) -> None:
+    """Verify the publisher signature of ``envelope`` against the trusted ``keyring``.
+
+    Raises :class:`~chain_anchor.errors.EventSignatureError` when ``sigkeyid``/``signature`` are missing or
+    malformed, :class:`~chain_anchor.errors.UnknownKey` when the key id is not in ``keyring``,
+    :class:`~chain_anchor.errors.BadSignature` when the signature does not verify, and a
+    :class:`~chain_anchor.errors.CanonicalizationError` when the envelope holds floats or other non-JCS data.
+    """
+    sig_key_id = envelope.get(SIGKEYID_ATTRIBUTE)
+    if not is_key_id(sig_key_id):
+        raise EventSignatureError("'sigkeyid' must be 64 lower-case hex characters")
+    signature = decode_signature(envelope.get(SIGNATURE_ATTRIBUTE))
+    keyring.verify(sig_key_id, signature, event_signing_bytes(envelope))
+
+
+def decode_signature(value: object) -> bytes:
+    """Decode the ``signature`` attribute strictly: canonical padded base64 of exactly 64 bytes."""
+    if not isinstance(value, str) or len(value) != _SIGNATURE_B64_LENGTH:
+        raise EventSignatureError("'signature' must be 88 characters of padded base64 (64 bytes)")
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except binascii.Error as e:
+        raise EventSignatureError("'signature' is not valid base64") from e
+    if len(raw) != _SIGNATURE_SIZE or base64.b64encode(raw).decode("ascii") != value:
+        raise EventSignatureError("'signature' is not the canonical base64 of 64 bytes")
+    return raw
+
+
+def leaf_bytes(envelope: Mapping[str, object]) -> bytes:
+    """JCS bytes of the whole signed envelope: the Merkle leaf and what the ledger stores."""
+    return canonicalize(envelope if isinstance(envelope, dict) else dict(envelope))

@@ -1,0 +1,1 @@
+"""FastAPI gateway: events in; blocks, proofs, receipts and views out; the dashboard."""

@@ -1,0 +1,59 @@
+"""``coalchain`` — the command line of every CoalChain process.
+
+Each subcommand lives in its own module exposing ``configure_parser(parser)`` and
+``run(args, settings) -> int``; this file only wires them. Settings are built once here and passed down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from services.config import Settings
+
+# subcommand -> (module, one-line help). Modules are imported only when their command runs.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "up": ("services.up", "run everything on embedded defaults (broker, PostgreSQL, services)"),
+    "status": ("services.status", "report broker and database reachability"),
+    "migrate": ("services.status", "apply database migrations"),
+    "topics": ("services.status", "create the Kafka topics from infra/topics.yaml"),
+    "api": ("services.api.cli", "serve the HTTP gateway, read API and dashboard"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="coalchain", description="Taijiao CoalChain 太焦线煤炭运销信息共享链")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        mod = importlib.import_module(module)
+        configure = getattr(mod, f"configure_{name}_parser", None) or mod.configure_parser
+        configure(p)
+    return parser
+
+
+def setup_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity < 0 else (logging.INFO if verbosity < 2 else logging.DEBUG)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-5s %(name)s: %(message)s", stream=sys.stderr)
+    if verbosity < 2:
+        for noisy in ("aiokafka", "faust", "mode", "uvicorn.access", "pgserver"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose + 1)
+    settings = Settings()
+    module, _ = COMMANDS[args.command]
+    mod = importlib.import_module(module)
+    run = getattr(mod, f"run_{args.command}", None) or mod.run
+    code: int = run(args, settings)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Configuration, read once from the environment (prefix ``COALCHAIN_``) and passed down.
+
+Nothing here is read at import time: ``Settings()`` is built in ``main()`` (CLI) or in an app factory.
+Every field is documented in ``docs/configuration.md``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """All knobs of every CoalChain process. Units are in the names."""
+
+    model_config = SettingsConfigDict(env_prefix="COALCHAIN_", extra="ignore")
+
+    environment: str = Field("development", description="development | production")
+    home: Path = Field(Path(".coalchain"), description="Project-local state: embedded PostgreSQL data, keys, logs")
+
+    # PostgreSQL. Empty -> embedded server (pgserver) with data under ``home``/pgdata.
+    database_url: str = Field("", validation_alias="DATABASE_URL")
+
+    # Kafka. Empty -> embedded tansu broker on 127.0.0.1:kafka_port.
+    kafka_bootstrap_servers: str = ""
+    kafka_port: int = 9092
+    kafka_acks: str = "all"
+    kafka_enable_idempotence: bool = False  # tansu has no idempotent producer; production sets true
+    kafka_topic_prefix: str = ""  # tests use a unique prefix so runs never share topics
+    kafka_request_timeout_ms: int = 30_000
+
+    # Ledger
+    ledger_id: str = "taijiao"
+    sequencer_key_file: Path | None = None  # default: home/keys/sequencer.key (created in development)
+    genesis_file: Path | None = None  # default: home/genesis.json
+    batch_timeout_ms: int = 200
+    max_events_per_block: int = 2000
+    preferred_max_bytes: int = 2 * 1024 * 1024
+    absolute_max_bytes: int = 10 * 1024 * 1024
+    max_event_bytes: int = 256 * 1024
+
+    # API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    dispatcher_tokens: str = "dev-dispatcher-token"  # comma separated bearer tokens for /v1/views/*
+
+    # Views (faust)
+    views_web_enabled: bool = False
+    views_web_host: str = "127.0.0.1"
+    views_web_port: int = 6066
+
+    def is_development(self) -> bool:
+        return self.environment == "development"
+
+    def topic(self, name: str) -> str:
+        """The broker-side name of a logical topic name (adds the test prefix, if any)."""
+        return f"{self.kafka_topic_prefix}{name}"

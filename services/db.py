@@ -1,0 +1,28 @@
+"""Database connection helpers: one place that knows how to reach PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from services.config import Settings
+
+
+async def connect(settings: Settings) -> asyncpg.Connection:
+    if not settings.database_url:
+        raise RuntimeError("no database configured: set DATABASE_URL or run under `coalchain up`")
+    conn: asyncpg.Connection = await asyncpg.connect(settings.database_url)
+    return conn
+
+
+async def create_pool(settings: Settings, *, min_size: int = 1, max_size: int = 8) -> asyncpg.Pool:
+    if not settings.database_url:
+        raise RuntimeError("no database configured: set DATABASE_URL or run under `coalchain up`")
+    pool: asyncpg.Pool = await asyncpg.create_pool(settings.database_url, min_size=min_size, max_size=max_size)
+    return pool
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server URL pointing at another database (works for TCP and unix-socket URLs)."""
+    base, _, query = url.partition("?")
+    head, _, _ = base.rpartition("/")
+    return f"{head}/{database}" + (f"?{query}" if query else "")

@@ -1,0 +1,54 @@
+"""Reachability checks for the broker and the database (``coalchain status``, ``/healthz``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+import asyncpg
+from aiokafka.admin import AIOKafkaAdminClient
+
+from services.config import Settings
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+async def check_database(settings: Settings, timeout_s: float = 3.0) -> Check:
+    try:
+        conn = await asyncio.wait_for(asyncpg.connect(settings.database_url), timeout_s)
+        try:
+            version = await conn.fetchval("SHOW server_version")
+            height = None
+            with contextlib.suppress(asyncpg.UndefinedTableError):
+                height = await conn.fetchval("SELECT max(height) FROM ledger_blocks")
+        finally:
+            await conn.close()
+        return Check("database", True, f"PostgreSQL {version}, ledger height {height}")
+    except (OSError, asyncpg.PostgresError, TimeoutError, ValueError) as e:
+        return Check("database", False, f"{type(e).__name__}: {e}")
+
+
+async def check_broker(settings: Settings, timeout_s: float = 5.0) -> Check:
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=int(timeout_s * 1000)
+    )
+    try:
+        await asyncio.wait_for(admin.start(), timeout_s)
+        topics = await asyncio.wait_for(admin.list_topics(), timeout_s)
+        ours = sorted(t for t in topics if t.startswith(settings.topic("coal.")))
+        return Check("broker", True, f"{settings.kafka_bootstrap_servers}, topics: {', '.join(ours) or 'none'}")
+    except Exception as e:  # any client failure means "not reachable"; the detail says which
+        return Check("broker", False, f"{type(e).__name__}: {e}")
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+
+
+async def check_all(settings: Settings) -> list[Check]:
+    return list(await asyncio.gather(check_database(settings), check_broker(settings)))

@@ -1,0 +1,1 @@
+"""Kafka adapters: the topic definition, client settings and the publisher."""

@@ -1,0 +1,50 @@
+"""``coalchain status``, ``coalchain migrate`` and ``coalchain topics``: small operational commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from services import db, health
+from services.config import Settings
+from services.kafka.topics import ensure_topics
+from services.store.migrate import migrate
+
+
+def configure_status_parser(p: argparse.ArgumentParser) -> None:
+    p.set_defaults()
+
+
+def run_status(args: argparse.Namespace, settings: Settings) -> int:
+    checks = asyncio.run(health.check_all(settings))
+    for c in checks:
+        print(f"{c.name:9} {'ok  ' if c.ok else 'DOWN'} {c.detail}")
+    return 0 if all(c.ok for c in checks) else 1
+
+
+def configure_migrate_parser(p: argparse.ArgumentParser) -> None:
+    p.set_defaults()
+
+
+async def _migrate(settings: Settings) -> list[int]:
+    conn = await db.connect(settings)
+    try:
+        return await migrate(conn)
+    finally:
+        await conn.close()
+
+
+def run_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    applied = asyncio.run(_migrate(settings))
+    print(f"applied migrations: {applied or 'none (up to date)'}")
+    return 0
+
+
+def configure_topics_parser(p: argparse.ArgumentParser) -> None:
+    p.set_defaults()
+
+
+def run_topics(args: argparse.Namespace, settings: Settings) -> int:
+    created = asyncio.run(ensure_topics(settings))
+    print(f"created topics: {', '.join(created) or 'none (all exist)'}")
+    return 0

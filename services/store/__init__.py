@@ -1,0 +1,1 @@
+"""PostgreSQL ledger store (asyncpg): migrations, block writes with COPY, proof reads."""
