@@ -21,6 +21,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "migrate": ("services.status", "apply database migrations"),
     "topics": ("services.status", "create the Kafka topics from infra/topics.yaml"),
     "api": ("services.api.cli", "serve the HTTP gateway, read API and dashboard"),
+    "sequencer": ("services.sequencer.cli", "seal accepted events into signed blocks"),
+    "validator": ("services.validator.cli", "validate raw events: schema, signature, permission, replay"),
+    "replica": ("services.replica.cli", "keep a verified copy of the ledger from the blocks topic"),
+    "verify": ("services.verify", "check every hash, root, signature and link of a ledger database"),
 }
 
 

@@ -65,13 +65,13 @@ class Broker:
 
     def start(self, log_path: Path | None = None) -> Broker:
         url = f"tcp://{self.host}:{self.port}"
-        out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
-        self.process = subprocess.Popen(
-            [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "warn")},
-        )
+        with open(log_path or os.devnull, "ab") as out:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                 "--storage-engine", "memory://tansu/"],
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env={**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "warn")},
+            )
         wait_for_port(self.host, self.port, timeout_s=15)
         log.info("tansu broker pid=%s listening on %s", self.process.pid, self.bootstrap_servers)
         return self
@@ -105,7 +105,7 @@ class EmbeddedPostgres:
         import pgserver
 
         self.pgdata.mkdir(parents=True, exist_ok=True)
-        self._server = pgserver.get_server(self.pgdata, cleanup_mode="stop")
+        self._server = pgserver.get_server(self.pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
         log.info("embedded PostgreSQL pid=%s data=%s", self.pid, self.pgdata)
         return self
 

@@ -47,11 +47,11 @@ class Supervisor:
 
     def spawn(self, child: Child) -> None:
         child.log_path = self.log_dir / f"{child.name}.log"
-        out = open(child.log_path, "ab")  # noqa: SIM115 - handed to the child
-        child.process = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", *child.argv],
-            env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )
+        with open(child.log_path, "ab") as out:  # the child keeps its own copy of the descriptor
+            child.process = subprocess.Popen(
+                [sys.executable, "-m", "services.cli", *child.argv],
+                env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            )
         child.started_at = time.monotonic()
         log.info("started %s pid=%s (log %s)", child.name, child.process.pid, child.log_path)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -92,3 +92,29 @@ async def settings(
     )
     await ensure_topics(s)
     return s
+
+
+@pytest.fixture(scope="module")
+async def make_database(pg_admin_url: str) -> AsyncIterator[Callable[[str], Awaitable[str]]]:
+    """Factory for extra fresh, migrated databases in this module (a replica's, a re-seal's...)."""
+    admin = await asyncpg.connect(pg_admin_url)
+    made: list[str] = []
+
+    async def make(label: str) -> str:
+        name = f"cc_{label}_{uuid.uuid4().hex[:8]}"
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        url = with_database(pg_admin_url, name)
+        conn = await asyncpg.connect(url)
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
+        return url
+
+    try:
+        yield make
+    finally:
+        for name in made:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

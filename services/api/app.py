@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from services.api.routes import health
+from services import db
+from services.api.routes import gateway, health, ledger
 from services.config import Settings
+from services.kafka import clients
+from services.kafka.topics import Topics
+from services.store.postgres import LedgerStore
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +23,16 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
-        yield
+        app.state.topics = Topics.from_settings(settings)
+        async with contextlib.AsyncExitStack() as stack:
+            pool = await db.create_pool(settings, min_size=1, max_size=8)
+            stack.push_async_callback(pool.close)
+            app.state.store = LedgerStore(pool)
+            producer = clients.producer(settings)
+            await producer.start()
+            stack.push_async_callback(producer.stop)
+            app.state.producer = producer
+            yield
 
     app = FastAPI(
         title="Taijiao CoalChain API",
@@ -27,4 +41,6 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(health.router)
+    app.include_router(gateway.router)
+    app.include_router(ledger.router)
     return app

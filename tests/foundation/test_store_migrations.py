@@ -47,8 +47,8 @@ async def _insert_one_row_each(conn: asyncpg.Connection) -> None:
     z = b"\x00" * 32
     await conn.execute(
         "INSERT INTO ledger_blocks (height, header, header_hash, signatures, first_leaf_index, leaf_count,"
-        " tree_size, log_root, source_partition, first_offset, last_offset, compact_range, sealed_at)"
-        " VALUES (900000, '\\x7b7d', $1, '\\x5b5d', 0, 1, 1, $1, 0, 0, 0, $1, now()) ON CONFLICT DO NOTHING", z)
+        " tree_size, log_root, source_partition, first_offset, last_offset, compact_range, checkpoint, sealed_at)"
+        " VALUES (900000, '\\x7b7d', $1, '\\x5b5d', 0, 1, 1, $1, 0, 0, 0, $1, $1, now()) ON CONFLICT DO NOTHING", z)
     await conn.execute(
         "INSERT INTO ledger_events (leaf_index, event_id, height, leaf, leaf_hash, type, subject, participant,"
         " event_time, raw_partition, raw_offset) VALUES (900000, gen_random_uuid(), 900000, '\\x7b7d', $1,"

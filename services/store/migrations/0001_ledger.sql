@@ -14,8 +14,11 @@ CREATE TABLE ledger_blocks (
     first_offset      bigint      NOT NULL,
     last_offset       bigint      NOT NULL,
     compact_range     bytea       NOT NULL,  -- frontier hashes after this block (32 bytes each), for O(1) restart
+    checkpoint        bytea       NOT NULL,  -- C2SP signed note of the tree head after this block
     sealed_at         timestamptz NOT NULL
 );
+
+CREATE UNIQUE INDEX ledger_blocks_tree_size ON ledger_blocks (tree_size);
 
 CREATE TABLE ledger_events (
     leaf_index    bigint      PRIMARY KEY,
@@ -32,6 +35,7 @@ CREATE TABLE ledger_events (
 );
 CREATE INDEX ledger_events_height ON ledger_events (height);
 CREATE INDEX ledger_events_subject ON ledger_events (subject);
+CREATE INDEX ledger_events_type ON ledger_events (type, leaf_index);
 
 -- Perfect Merkle subtree roots at level >= 1 (level 0 = ledger_events.leaf_hash): node (level, idx) covers
 -- leaves [idx * 2^level, (idx + 1) * 2^level). Any proof needs O(log n) of these.

@@ -1,0 +1,106 @@
+"""Read API: blocks, events, inclusion and consistency proofs, the signed checkpoint.
+
+Every answer carries what a client needs to check it without trusting this server: canonical header bytes
+and signatures, leaf bytes, proofs against signed roots. Hashes are lowercase hex.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import PlainTextResponse
+
+from services.api.deps import StoreDep
+from services.store import proofs
+from services.store.postgres import BlockRow, LedgerStore
+
+router = APIRouter(prefix="/v1", tags=["ledger"])
+
+
+def block_json(row: BlockRow) -> dict[str, Any]:
+    return {
+        "height": row.height,
+        "header": json.loads(row.header),
+        "header_canonical": row.header.decode(),
+        "header_hash": row.header_hash.hex(),
+        "signatures": json.loads(row.signatures),
+    }
+
+
+async def _latest(store: LedgerStore) -> BlockRow:
+    head = await store.head()
+    if head is None:
+        raise HTTPException(404, "the ledger has no block yet")
+    return head
+
+
+@router.get("/blocks/latest")
+async def latest_block(store: StoreDep) -> dict[str, Any]:
+    return block_json(await _latest(store))
+
+
+@router.get("/blocks/{height}")
+async def get_block(height: int, store: StoreDep) -> dict[str, Any]:
+    row = await store.block(height)
+    if row is None:
+        raise HTTPException(404, f"no block at height {height}")
+    return block_json(row)
+
+
+def _parse_id(event_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(event_id)
+    except ValueError:
+        raise HTTPException(422, f"event_id: {event_id!r} is not a UUID") from None
+
+
+@router.get("/events/{event_id}")
+async def get_event(event_id: str, store: StoreDep) -> dict[str, Any]:
+    row = await store.event(_parse_id(event_id))
+    if row is None:
+        raise HTTPException(404, f"event {event_id} is not in the ledger")
+    return {
+        "event": json.loads(row["leaf"]),
+        "leaf_index": row["leaf_index"],
+        "height": row["height"],
+        "leaf_hash": bytes(row["leaf_hash"]).hex(),
+    }
+
+
+@router.get("/proofs/inclusion")
+async def inclusion_proof(
+    store: StoreDep,
+    event_id: str,
+    tree_size: int | None = Query(None, description="tree size to prove against (default: latest block)"),
+) -> dict[str, Any]:
+    row = await store.event(_parse_id(event_id))
+    if row is None:
+        raise HTTPException(404, f"event {event_id} is not in the ledger")
+    head = await _latest(store)
+    size = head.tree_size if tree_size is None else tree_size
+    if not row["leaf_index"] < size <= head.tree_size:
+        raise HTTPException(422, f"tree_size must be in ({row['leaf_index']}, {head.tree_size}]")
+    proof, root = await proofs.inclusion(store, index=row["leaf_index"], tree_size=size)
+    return {
+        "event_id": event_id, "leaf_index": row["leaf_index"], "tree_size": size,
+        "leaf_hash": bytes(row["leaf_hash"]).hex(), "root": root.hex(), "proof": [p.hex() for p in proof],
+    }
+
+
+@router.get("/proofs/consistency")
+async def consistency_proof(store: StoreDep, first: int = Query(..., ge=0), second: int = Query(..., ge=0)) -> dict[str, Any]:
+    head = await _latest(store)
+    if not first <= second <= head.tree_size:
+        raise HTTPException(422, f"need first <= second <= {head.tree_size} (tree sizes)")
+    proof, root1, root2 = await proofs.consistency(store, size1=first, size2=second)
+    return {"first": first, "second": second, "first_root": root1.hex(), "second_root": root2.hex(),
+            "proof": [p.hex() for p in proof]}
+
+
+@router.get("/checkpoint", response_class=PlainTextResponse)
+async def checkpoint(store: StoreDep) -> str:
+    """The latest tree head as a C2SP signed note (tlog-checkpoint), signed by the sequencer when sealing."""
+    return (await _latest(store)).checkpoint.decode()

@@ -1,0 +1,56 @@
+"""The blocks-topic message: one sealed block with its events, as one JSON document.
+
+    {"checkpoint":"<C2SP signed note>","events":[<event>,...],"header":<header>,
+     "signatures":[{"key_id":...,"signature":...}]}
+
+``events`` are the exact canonical leaf bytes spliced in (no re-encoding), ``header`` the canonical header
+bytes that were hashed and signed. Keys are in RFC 8785 order, so the whole message is itself canonical JSON.
+Message key: the block height in decimal ASCII. Format details: docs/ledger-format.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from chain_anchor.canonical import canonicalize
+
+
+def encode(header: bytes, signatures: bytes, leaves: list[bytes], checkpoint: bytes) -> bytes:
+    return (b'{"checkpoint":' + canonicalize(checkpoint.decode()) + b',"events":[' + b",".join(leaves)
+            + b'],"header":' + header + b',"signatures":' + signatures + b"}")
+
+
+@dataclass(frozen=True)
+class BlockMessage:
+    checkpoint: str
+    header: dict[str, Any]
+    signatures: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+
+    def leaves(self) -> list[bytes]:
+        """The canonical leaf bytes (re-canonicalising an RFC 8785 document is the identity)."""
+        return [canonicalize(e) for e in self.events]
+
+    @property
+    def height(self) -> int:
+        h: int = self.header["height"]
+        return h
+
+
+class _Wire(msgspec.Struct):
+    checkpoint: str
+    header: dict[str, Any]
+    signatures: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+
+
+_decoder = msgspec.json.Decoder(_Wire)
+
+
+def decode(value: bytes) -> BlockMessage:
+    """Parse a blocks-topic message (raises ``msgspec.DecodeError``/``ValidationError`` if malformed)."""
+    w = _decoder.decode(value)
+    return BlockMessage(w.checkpoint, w.header, w.signatures, w.events)

@@ -1,0 +1,99 @@
+"""The participant registry: who may sign what. Genesis file + registry events sealed in the ledger.
+
+A participant has an id, roles (mine, railway, carrier, buyer, admin), Ed25519 keys, and what it owns (mines,
+stations). Registry events (ParticipantRegistered, KeyRotated, KeyRevoked), once sealed, update it; validators
+replay them from the ledger so every validator converges on the same registry.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from chain_anchor.keys import KeyRing, key_id
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Participant:
+    id: str
+    name: str
+    roles: frozenset[str]
+    keys: KeyRing
+    revoked: frozenset[str] = frozenset()
+    mines: frozenset[str] = frozenset()
+    stations: frozenset[str] = frozenset()
+
+
+@dataclass
+class Registry:
+    participants: dict[str, Participant] = field(default_factory=dict)
+    applied_leaf_index: int = -1  # last ledger leaf folded in
+
+    def get(self, participant_id: str) -> Participant | None:
+        return self.participants.get(participant_id)
+
+    def all_keys(self) -> KeyRing:
+        """Every participant key ever registered (revoked included: old events stay verifiable)."""
+        return KeyRing([k for p in self.participants.values() for k in p.keys.values()])
+
+    def apply(self, event_type: str, data: Mapping[str, Any]) -> None:
+        """Fold one sealed registry event."""
+        name = event_type.split(".")[-2] if event_type.count(".") >= 2 else event_type
+        pid = str(data.get("participant_id", ""))
+        if name == "ParticipantRegistered":
+            self.participants[pid] = _participant(data)
+        elif name == "KeyRotated" and pid in self.participants:
+            p = self.participants[pid]
+            new = _public_key(data["new_public_key"])
+            revoked = p.revoked | ({str(data["old_key_id"])} if data.get("old_key_id") else frozenset())
+            self.participants[pid] = replace(p, keys=p.keys.with_keys([new]), revoked=revoked)
+        elif name == "KeyRevoked" and pid in self.participants:
+            p = self.participants[pid]
+            self.participants[pid] = replace(p, revoked=p.revoked | {str(data["key_id"])})
+
+
+def _public_key(value: str) -> bytes:
+    raw = base64.b64decode(value, validate=True)
+    if len(raw) != 32:
+        raise ValueError("an Ed25519 public key is 32 bytes")
+    return raw
+
+
+def _participant(d: Mapping[str, Any]) -> Participant:
+    keys_field = d.get("keys") or [{"public_key": d["public_key"]}]
+    raw_keys = [_public_key(k["public_key"]) for k in keys_field]
+    for k, raw in zip(keys_field, raw_keys, strict=True):
+        if "key_id" in k and k["key_id"] != key_id(raw):
+            raise ValueError(f"participant {d.get('id')}: key_id {k['key_id']} does not match its public key")
+    return Participant(
+        id=str(d.get("id") or d["participant_id"]),
+        name=str(d.get("name", "")),
+        roles=frozenset(d.get("roles", ())),
+        keys=KeyRing(raw_keys),
+        mines=frozenset(d.get("mines", ())),
+        stations=frozenset(d.get("stations", ())),
+    )
+
+
+def from_genesis(doc: Mapping[str, Any]) -> Registry:
+    return Registry({p.id: p for p in (_participant(x) for x in doc["participants"])})
+
+
+def load_genesis(path: Path) -> Registry:
+    return from_genesis(json.loads(path.read_text(encoding="utf-8")))
+
+
+def participants_json(participants: Iterable[Participant]) -> list[dict[str, Any]]:
+    return [
+        {"id": p.id, "name": p.name, "roles": sorted(p.roles), "mines": sorted(p.mines),
+         "stations": sorted(p.stations),
+         "keys": [{"key_id": kid, "public_key": base64.b64encode(raw).decode()} for kid, raw in p.keys.items()]}
+        for p in participants
+    ]

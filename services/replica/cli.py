@@ -1,0 +1,41 @@
+"""``coalchain replica``: keep a verified copy of the ledger in the database given by DATABASE_URL."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from pathlib import Path
+
+from services.config import Settings
+from services.replica.service import Replica, ReplicaHalted
+from services.runner import run_until_signalled
+from services import db
+from services.store.migrate import migrate
+from services.verify import build_checker
+
+log = logging.getLogger(__name__)
+
+
+def configure_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--trust", type=Path, help="trust file (default: this deployment's sequencer key and genesis)")
+    p.add_argument("--no-event-signatures", dest="event_signatures", action="store_false",
+                   help="do not re-verify publisher signatures (faster; headers and roots are still checked)")
+
+
+async def _migrate(settings: Settings) -> None:
+    conn = await db.connect(settings)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    asyncio.run(_migrate(settings))
+    replica = Replica(settings, build_checker(args, settings))
+    try:
+        return run_until_signalled(replica.run)
+    except ReplicaHalted as e:
+        print(f"replica halted on a bad block: {e}")
+        return 2

@@ -1,0 +1,96 @@
+"""``coalchain replica``: consume the blocks topic, verify every block, store it in our own database.
+
+A block is stored only after it verifies against our own copy of the chain (signatures, link, roots,
+checkpoint, publisher signatures). A redelivered height (≤ our head) is skipped; a gap or a bad block halts
+the replica loudly (exit code 2) and stores nothing more: a replica never holds an unverified block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+from aiokafka import TopicPartition
+
+from chain_anchor.canonical import canonicalize
+from chain_anchor.compact import CompactRange
+from services import blockmsg, db
+from services.config import Settings
+from services.kafka import clients
+from services.kafka.topics import Topics
+from services.ledger_check import BlockChecker, BlockInvalid, ChainState, CheckedBlock
+from services.sequencer.sealing import decode_head, parse_event_time
+from services.store.postgres import BlockRow, LedgerStore, SealedEvent, pack_hashes
+
+log = logging.getLogger(__name__)
+
+
+class ReplicaHalted(RuntimeError):
+    pass
+
+
+def rows_for(msg: blockmsg.BlockMessage, checked: CheckedBlock, leaves: list[bytes]) -> tuple[BlockRow, list[SealedEvent]]:
+    h = checked.header
+    row = BlockRow(
+        height=h.height, header=canonicalize(msg.header), header_hash=checked.header_hash,
+        signatures=canonicalize(msg.signatures), first_leaf_index=h.first_leaf_index, leaf_count=h.leaf_count,
+        tree_size=h.tree_size, log_root=h.log_root, source_partition=h.source_partition,
+        first_offset=h.first_offset, last_offset=h.last_offset, compact_range=pack_hashes(checked.compact.hashes),
+        checkpoint=msg.checkpoint.encode(), sealed_at=parse_event_time(h.sealed_at),
+    )
+    events = []
+    for i, (leaf, digest) in enumerate(zip(leaves, checked.leaf_hashes, strict=True)):
+        head = decode_head(leaf)
+        events.append(SealedEvent(h.first_leaf_index + i, uuid.UUID(head.id), leaf, digest, head.type,
+                                  head.subject, head.source.rsplit("/", 1)[-1], parse_event_time(head.time), -1, -1))
+    return row, events
+
+
+class Replica:
+    def __init__(self, settings: Settings, checker: BlockChecker) -> None:
+        self.settings = settings
+        self.checker = checker
+        self.topics = Topics.from_settings(settings)
+        self.stored = 0
+
+    async def state_from(self, store: LedgerStore) -> ChainState:
+        head = await store.head()
+        if head is None:
+            return ChainState()
+        return ChainState(head.height, head.header_hash, CompactRange(head.tree_size, head.compact_hashes()))
+
+    async def apply(self, store: LedgerStore, state: ChainState, value: bytes) -> ChainState:
+        msg = blockmsg.decode(value)
+        if msg.height <= state.height:
+            return state  # redelivered
+        if msg.height != state.height + 1:
+            raise BlockInvalid(state.height + 1, f"gap: next block in the topic is {msg.height}")
+        leaves = msg.leaves()
+        checked = self.checker.check(state, canonicalize(msg.header), msg.signatures, leaves, msg.checkpoint.encode())
+        row, events = rows_for(msg, checked, leaves)
+        await store.append(row, events, checked.nodes)
+        self.stored += 1
+        return BlockChecker.advance(state, checked)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        pool = await db.create_pool(self.settings, min_size=1, max_size=2)
+        store = LedgerStore(pool)
+        consumer = clients.consumer(self.settings)
+        await consumer.start()
+        try:
+            state = await self.state_from(store)
+            tp = TopicPartition(self.topics.blocks, 0)
+            consumer.assign([tp])
+            await consumer.seek_to_beginning(tp)
+            while not stop.is_set():
+                batch = await consumer.getmany(tp, timeout_ms=500, max_records=50)
+                for record in batch.get(tp, []):
+                    try:
+                        state = await self.apply(store, state, record.value or b"")
+                    except BlockInvalid as e:
+                        log.critical("REPLICA HALTED: %s (blocks topic offset %d)", e, record.offset)
+                        raise ReplicaHalted(str(e)) from e
+        finally:
+            await consumer.stop()
+            await pool.close()

@@ -1,0 +1,1 @@
+"""The sequencer: accepted events -> signed blocks in PostgreSQL -> the blocks topic."""

@@ -1,0 +1,179 @@
+"""The ledger store on PostgreSQL (asyncpg).
+
+One block = ONE transaction: the block row (header, signatures, the Kafka offsets it consumed, the compact
+range after it), its events (COPY) and the Merkle nodes it completed (COPY). The consumed offsets live in the
+block row, so a crash either keeps the whole block and its offsets or neither: exactly once, no broker
+transactions needed. Reads for proofs fetch O(log n) stored nodes.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from services.store.errors import ChainConflict
+
+log = logging.getLogger(__name__)
+
+HASH_SIZE = 32
+EVENT_COLUMNS = (
+    "leaf_index", "event_id", "height", "leaf", "leaf_hash", "type", "subject", "participant", "event_time",
+    "raw_partition", "raw_offset",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SealedEvent:
+    leaf_index: int
+    event_id: uuid.UUID
+    leaf: bytes
+    leaf_hash: bytes
+    type: str
+    subject: str
+    participant: str
+    event_time: datetime
+    raw_partition: int
+    raw_offset: int
+
+
+@dataclass(frozen=True)
+class BlockRow:
+    """A sealed block as stored. ``header`` is the canonical header JSON that was hashed and signed."""
+
+    height: int
+    header: bytes
+    header_hash: bytes
+    signatures: bytes
+    first_leaf_index: int
+    leaf_count: int
+    tree_size: int
+    log_root: bytes
+    source_partition: int
+    first_offset: int
+    last_offset: int
+    compact_range: bytes
+    checkpoint: bytes
+    sealed_at: datetime
+
+    def compact_hashes(self) -> list[bytes]:
+        cr = self.compact_range
+        return [cr[i : i + HASH_SIZE] for i in range(0, len(cr), HASH_SIZE)]
+
+
+def pack_hashes(hashes: Iterable[bytes]) -> bytes:
+    return b"".join(hashes)
+
+
+_BLOCK_COLUMNS = ", ".join(BlockRow.__dataclass_fields__)
+
+
+class LedgerStore:
+    """Reads and appends of one ledger (one database)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self._pool
+
+    # --- writes -------------------------------------------------------------------------------------------
+
+    async def append(self, block: BlockRow, events: Sequence[SealedEvent],
+                     nodes: Sequence[tuple[int, int, bytes]]) -> None:
+        """Store one block with its events and completed Merkle nodes, atomically."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            head = await conn.fetchval("SELECT max(height) FROM ledger_blocks")
+            expected = -1 if head is None else head
+            if block.height != expected + 1:
+                raise ChainConflict(block.height, f"stored head is {head}")
+            await conn.copy_records_to_table(
+                "ledger_events", columns=EVENT_COLUMNS,
+                records=[(e.leaf_index, e.event_id, block.height, e.leaf, e.leaf_hash, e.type, e.subject,
+                          e.participant, e.event_time, e.raw_partition, e.raw_offset) for e in events],
+            )
+            if nodes:
+                await conn.copy_records_to_table("ledger_nodes", columns=("level", "idx", "hash"), records=nodes)
+            try:
+                await conn.execute(
+                    f"INSERT INTO ledger_blocks ({_BLOCK_COLUMNS}) VALUES "
+                    "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                    *(getattr(block, f) for f in BlockRow.__dataclass_fields__),
+                )
+            except asyncpg.UniqueViolationError as e:
+                raise ChainConflict(block.height, "height already sealed") from e
+
+    # --- reads used by the sequencer and validators -------------------------------------------------------
+
+    async def head(self) -> BlockRow | None:
+        row = await self._pool.fetchrow(f"SELECT {_BLOCK_COLUMNS} FROM ledger_blocks ORDER BY height DESC LIMIT 1")
+        return BlockRow(**dict(row)) if row else None
+
+    async def sealed_positions(self, event_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, int]]:
+        """For the ids already in the ledger: where the validator read each one (raw partition, offset)."""
+        if not event_ids:
+            return {}
+        rows = await self._pool.fetch(
+            "SELECT event_id, raw_partition, raw_offset FROM ledger_events WHERE event_id = ANY($1::uuid[])",
+            list(event_ids),
+        )
+        return {r["event_id"]: (r["raw_partition"], r["raw_offset"]) for r in rows}
+
+    # --- reads used by the API, replicas and verify -------------------------------------------------------
+
+    async def block(self, height: int) -> BlockRow | None:
+        row = await self._pool.fetchrow(f"SELECT {_BLOCK_COLUMNS} FROM ledger_blocks WHERE height = $1", height)
+        return BlockRow(**dict(row)) if row else None
+
+    async def blocks(self, first: int, last: int) -> list[BlockRow]:
+        rows = await self._pool.fetch(
+            f"SELECT {_BLOCK_COLUMNS} FROM ledger_blocks WHERE height BETWEEN $1 AND $2 ORDER BY height", first, last
+        )
+        return [BlockRow(**dict(r)) for r in rows]
+
+    async def block_leaves(self, height: int) -> list[tuple[int, bytes, bytes]]:
+        """(leaf_index, leaf, leaf_hash) of one block's events, in ledger order."""
+        rows = await self._pool.fetch(
+            "SELECT leaf_index, leaf, leaf_hash FROM ledger_events WHERE height = $1 ORDER BY leaf_index", height
+        )
+        return [(r["leaf_index"], r["leaf"], r["leaf_hash"]) for r in rows]
+
+    async def block_events(self, height: int) -> list[asyncpg.Record]:
+        """Every stored column of one block's events, in ledger order (for verify)."""
+        rows: list[asyncpg.Record] = await self._pool.fetch(
+            f"SELECT {', '.join(EVENT_COLUMNS)} FROM ledger_events WHERE height = $1 ORDER BY leaf_index", height
+        )
+        return rows
+
+    async def event(self, event_id: uuid.UUID) -> asyncpg.Record | None:
+        row: asyncpg.Record | None = await self._pool.fetchrow(
+            "SELECT leaf_index, event_id, height, leaf, leaf_hash, type, subject, participant, event_time"
+            " FROM ledger_events WHERE event_id = $1", event_id,
+        )
+        return row
+
+    async def nodes(self, ids: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """Stored Merkle nodes by (level, index); level 0 comes from the events' leaf hashes."""
+        ids = list(ids)
+        leaves = [i for lvl, i in ids if lvl == 0]
+        inner = [(lvl, i) for lvl, i in ids if lvl > 0]
+        found: dict[tuple[int, int], bytes] = {}
+        async with self._pool.acquire() as conn:
+            if leaves:
+                for r in await conn.fetch(
+                    "SELECT leaf_index, leaf_hash FROM ledger_events WHERE leaf_index = ANY($1::bigint[])", leaves
+                ):
+                    found[(0, r["leaf_index"])] = r["leaf_hash"]
+            if inner:
+                for r in await conn.fetch(
+                    "SELECT n.level, n.idx, n.hash FROM ledger_nodes n"
+                    " JOIN unnest($1::smallint[], $2::bigint[]) AS q(level, idx) USING (level, idx)",
+                    [lvl for lvl, _ in inner], [i for _, i in inner],
+                ):
+                    found[(r["level"], r["idx"])] = r["hash"]
+        return found

@@ -1,0 +1,55 @@
+"""Trust files: the public keys a participant relies on to check the ledger offline.
+
+    {"ledger_id": "taijiao",
+     "sequencer_keys": ["<base64 raw Ed25519 public key>", ...],
+     "participants": [<genesis participant objects: id, name, roles, keys, mines, stations>],
+     "witnesses": ["<C2SP vkey>", ...]}
+
+``coalchain trust export`` writes one from the genesis file and the sequencer key.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chain_anchor.checkpoint import NoteVerifier
+from chain_anchor.keys import KeyRing
+from services.registry import Registry, from_genesis
+
+
+@dataclass(frozen=True)
+class Trust:
+    ledger_id: str
+    sequencer_keys: KeyRing
+    registry: Registry
+    witnesses: tuple[NoteVerifier, ...] = ()
+
+    def checkpoint_verifiers(self, origin: str) -> list[NoteVerifier]:
+        """The sequencer keys as C2SP note verifiers under the checkpoint origin's name."""
+        return [NoteVerifier(origin, 1, raw) for raw in self.sequencer_keys.values()]
+
+
+def trust_from_json(doc: dict[str, Any]) -> Trust:
+    return Trust(
+        ledger_id=str(doc["ledger_id"]),
+        sequencer_keys=KeyRing(base64.b64decode(k, validate=True) for k in doc["sequencer_keys"]),
+        registry=from_genesis({"participants": doc.get("participants", [])}),
+        witnesses=tuple(NoteVerifier.parse(v) for v in doc.get("witnesses", [])),
+    )
+
+
+def load_trust(path: Path) -> Trust:
+    return trust_from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+def trust_json(ledger_id: str, sequencer_public_keys: list[bytes], genesis: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "ledger_id": ledger_id,
+        "sequencer_keys": [base64.b64encode(k).decode() for k in sequencer_public_keys],
+        "participants": genesis.get("participants", []),
+        "witnesses": [],
+    }

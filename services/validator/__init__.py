@@ -1,0 +1,1 @@
+"""Validators: raw events -> accepted (canonical bytes) or rejected (original bytes + reason code)."""

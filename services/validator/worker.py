@@ -1,0 +1,159 @@
+"""``coalchain validator``: one member of the validators' consumer group over the raw topic.
+
+Per fetched batch: check every event (``checks``), tell replays from redeliveries with the ledger and a
+local memory of ids, send accepted events (canonical bytes) and rejections, wait until the broker has
+acknowledged all of them, and only then commit the consumed offsets: at-least-once; the sequencer removes
+the duplicates a crash can cause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord
+
+import schemas
+from services import db
+from services.config import Settings
+from services.kafka import clients
+from services.kafka.topics import Topics
+from services.registry import Registry, load_genesis
+from services.store.postgres import LedgerStore
+from services.validator.checks import Accept, Checker, Decision, Reject
+from services.validator.reasons import Reason
+
+log = logging.getLogger(__name__)
+
+GROUP_ID = "coalchain-validators"
+REGISTRY_PREFIX = "cn.taijiao.coal.registry."
+Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
+
+
+class SeenIds:
+    """Bounded memory of accepted event ids -> raw (partition, offset)."""
+
+    def __init__(self, capacity: int = 1_000_000) -> None:
+        self._ids: OrderedDict[str, tuple[int, int]] = OrderedDict()
+        self._capacity = capacity
+
+    def get(self, event_id: str) -> tuple[int, int] | None:
+        return self._ids.get(event_id)
+
+    def add(self, event_id: str, position: tuple[int, int]) -> None:
+        self._ids[event_id] = position
+        if len(self._ids) > self._capacity:
+            self._ids.popitem(last=False)
+
+
+@dataclass
+class Stats:
+    accepted: int = 0
+    rejected: int = 0
+    redelivered: int = 0
+
+
+class Validator:
+    def __init__(self, settings: Settings, registry: Registry) -> None:
+        self.settings = settings
+        self.topics = Topics.from_settings(settings)
+        self.registry = registry
+        self.checker = Checker(registry, max_event_bytes=settings.max_event_bytes)
+        self.seen = SeenIds()
+        self.stats = Stats()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        pool = await db.create_pool(self.settings, min_size=1, max_size=2)
+        store = LedgerStore(pool)
+        consumer = clients.consumer(self.settings, self.topics.raw, group_id=GROUP_ID, max_poll_records=2000)
+        producer = clients.producer(self.settings)
+        await producer.start()
+        await consumer.start()
+        try:
+            await self.refresh_registry(store)
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=500, max_records=2000)
+                records = [r for rs in batches.values() for r in rs]
+                if records:
+                    await self.process(store, producer, records)
+                    await consumer.commit()
+                await self.refresh_registry(store)
+        finally:
+            await consumer.stop()
+            await producer.stop()
+            await pool.close()
+
+    async def refresh_registry(self, store: LedgerStore) -> None:
+        """Fold registry events sealed since the last call (cheap: indexed by type)."""
+        rows = await store.pool.fetch(
+            "SELECT leaf_index, leaf FROM ledger_events WHERE type LIKE $1 AND leaf_index > $2 ORDER BY leaf_index",
+            REGISTRY_PREFIX + "%", self.registry.applied_leaf_index,
+        )
+        for r in rows:
+            event = schemas.validate(bytes(r["leaf"]))
+            self.registry.apply(event.type, event.envelope["data"])
+            self.registry.applied_leaf_index = r["leaf_index"]
+            log.info("registry: applied %s from leaf %d", event.name, r["leaf_index"])
+
+    async def process(self, store: LedgerStore, producer: AIOKafkaProducer, records: list[Record]) -> None:
+        checked = [self.checker.check(r.value or b"") for r in records]
+        decisions = await self._replays(store, records, checked)
+        futures = []
+        for record, decision in zip(records, decisions, strict=True):
+            if decision is None:
+                continue
+            futures.append(await self._send(producer, record, decision))
+        await asyncio.gather(*futures)
+
+    async def _replays(self, store: LedgerStore, records: list[Record],
+                       decisions: list[Decision]) -> list[Decision | None]:
+        """Replace replays by Reject(REPLAY); drop redeliveries of already-sealed events (None)."""
+        ids = [uuid.UUID(d.event.id) for d in decisions if isinstance(d, Accept)]
+        sealed = {str(k): v for k, v in (await store.sealed_positions(ids)).items()}
+        out: list[Decision | None] = []
+        for record, d in zip(records, decisions, strict=True):
+            if not isinstance(d, Accept):
+                out.append(d)
+                continue
+            here = (record.partition, record.offset)
+            prior = sealed.get(d.event.id) or self.seen.get(d.event.id)
+            if prior is None or prior == here:
+                if prior == here and d.event.id in sealed:
+                    self.stats.redelivered += 1
+                    out.append(None)  # already sealed from this very position: nothing to do
+                    continue
+                self.seen.add(d.event.id, here)
+                out.append(d)
+            else:
+                out.append(Reject(Reason.REPLAY, f"event id {d.event.id} was already accepted from partition"
+                                  f" {prior[0]} offset {prior[1]}", event_id=d.event.id))
+        return out
+
+    async def _send(self, producer: AIOKafkaProducer, record: Record, decision: Decision) -> asyncio.Future[object]:
+        position = [("raw-partition", str(record.partition).encode()), ("raw-offset", str(record.offset).encode())]
+        if isinstance(decision, Accept):
+            self.stats.accepted += 1
+            fut: asyncio.Future[object] = await producer.send(
+                self.topics.accepted, decision.leaf, key=decision.event.subject.encode(), headers=position
+            )
+            return fut
+        self.stats.rejected += 1
+        log.info("rejected %s at %s/%s: %s", decision.reason.value, record.partition, record.offset, decision.detail)
+        headers = [("reason", decision.reason.value.encode()), ("detail", decision.detail_json()),
+                   ("stage", b"validator"), *position]
+        fut = await producer.send(self.topics.rejected, record.value, key=record.key, headers=headers)
+        return fut
+
+
+def load_registry(settings: Settings) -> Registry:
+    path = settings.genesis_file or settings.home / "genesis.json"
+    return load_genesis(path)
+
+
+async def run_validator(settings: Settings, stop: asyncio.Event) -> None:
+    await Validator(settings, load_registry(settings)).run(stop)

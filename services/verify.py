@@ -1,0 +1,145 @@
+"""``coalchain verify``: walk a whole ledger database and check every hash, root, signature and link.
+
+Beyond what :class:`services.ledger_check.BlockChecker` recomputes from the bytes, it compares what the
+database stores beside them (header hash, log root, tree size, compact range, leaf hashes, leaf indices,
+event ids, stored Merkle nodes), so an edit made behind the append-only triggers is found at its height.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from chain_anchor.keys import KeyRing
+from services import db
+from services.config import Settings
+from services.keyfiles import sequencer_signer
+from services.ledger_check import BlockChecker, BlockInvalid, ChainState, CheckedBlock
+from services.sequencer.sealing import decode_head
+from services.store.postgres import BlockRow, LedgerStore, pack_hashes
+from services.trust import load_trust
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Report:
+    blocks: int
+    events: int
+    seconds: float
+    first_bad: BlockInvalid | None = None
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+
+async def check_stored(store: LedgerStore, row: BlockRow, checked: CheckedBlock) -> None:
+    """Compare the derived columns and node rows with what was just recomputed."""
+    h = row.height
+    expect = {
+        "header_hash": (row.header_hash, checked.header_hash),
+        "log_root": (row.log_root, checked.header.log_root),
+        "tree_size": (row.tree_size, checked.header.tree_size),
+        "first_leaf_index": (row.first_leaf_index, checked.header.first_leaf_index),
+        "leaf_count": (row.leaf_count, checked.header.leaf_count),
+        "compact_range": (row.compact_range, pack_hashes(checked.compact.hashes)),
+        "last_offset": (row.last_offset, checked.header.last_offset),
+    }
+    for name, (stored, computed) in expect.items():
+        if stored != computed:
+            raise BlockInvalid(h, f"stored {name} differs from the value recomputed from the block")
+    ids = [(lvl, i) for lvl, i, _ in checked.nodes]
+    stored_nodes = await store.nodes(ids)
+    for lvl, i, digest in checked.nodes:
+        if stored_nodes.get((lvl, i)) != digest:
+            raise BlockInvalid(h, f"stored Merkle node (level {lvl}, index {i}) is missing or wrong")
+
+
+def check_event_rows(height: int, first: int, rows: list[asyncpg.Record], hashes: list[bytes]) -> None:
+    for n, (rec, digest) in enumerate(zip(rows, hashes, strict=True)):
+        if rec["leaf_index"] != first + n:
+            raise BlockInvalid(height, f"leaf index {first + n} is missing")
+        if bytes(rec["leaf_hash"]) != digest:
+            raise BlockInvalid(height, f"stored leaf_hash of leaf {first + n} is not the hash of its bytes")
+        head = decode_head(bytes(rec["leaf"]))
+        if uuid.UUID(head.id) != rec["event_id"] or head.type != rec["type"] or head.subject != rec["subject"]:
+            raise BlockInvalid(height, f"stored columns of leaf {first + n} differ from its bytes")
+
+
+async def verify_ledger(store: LedgerStore, checker: BlockChecker, progress: Progress | None = None) -> Report:
+    start = time.perf_counter()
+    head = await store.head()
+    total = head.height + 1 if head else 0
+    task = progress.add_task("verifying", total=total) if progress else None
+    state, events = ChainState(), 0
+    try:
+        for first in range(0, total, 256):
+            for row in await store.blocks(first, min(first + 255, total - 1)):
+                if row.height != state.height + 1:
+                    raise BlockInvalid(state.height + 1, "block is missing")
+                rows = await store.block_events(row.height)
+                leaves = [bytes(r["leaf"]) for r in rows]
+                checked = checker.check(state, row.header, json.loads(row.signatures), leaves, row.checkpoint)
+                check_event_rows(row.height, row.first_leaf_index, list(rows), checked.leaf_hashes)
+                await check_stored(store, row, checked)
+                state = BlockChecker.advance(state, checked)
+                events += len(leaves)
+                if progress and task is not None:
+                    progress.advance(task)
+    except BlockInvalid as bad:
+        return Report(state.height + 1, events, time.perf_counter() - start, bad)
+    return Report(total, events, time.perf_counter() - start)
+
+
+def configure_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--trust", type=Path, help="trust file (sequencer keys, participants); default: this"
+                   " deployment's sequencer key and genesis file")
+    p.add_argument("--event-signatures", action="store_true", help="also re-verify every publisher signature")
+    p.add_argument("--database-url", help="the database to verify (default DATABASE_URL), e.g. a replica's")
+
+
+def build_checker(args: argparse.Namespace, settings: Settings) -> BlockChecker:
+    if args.trust:
+        trust = load_trust(args.trust)
+        seq_keys, registry = trust.sequencer_keys, trust.registry
+    else:
+        from services.validator.worker import load_registry
+
+        seq_keys = KeyRing([sequencer_signer(settings).public_key_raw])
+        registry = load_registry(settings)
+    return BlockChecker(ledger_id=settings.ledger_id, sequencer_keys=seq_keys,
+                        event_keys=registry.all_keys() if args.event_signatures else None)
+
+
+async def _run(args: argparse.Namespace, settings: Settings) -> Report:
+    if args.database_url:
+        settings = settings.model_copy(update={"database_url": args.database_url})
+    checker = build_checker(args, settings)
+    pool = await db.create_pool(settings, min_size=1, max_size=2)
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      transient=True) as progress:
+            return await verify_ledger(LedgerStore(pool), checker, progress)
+    finally:
+        await pool.close()
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    report = asyncio.run(_run(args, settings))
+    rate = f"{report.events_per_s:,.0f} events/s"
+    if report.first_bad:
+        print(f"FAILED at height {report.first_bad.height}: {report.first_bad.reason}")
+        print(f"({report.blocks} blocks, {report.events} events verified before it, {rate})")
+        return 1
+    print(f"OK: {report.blocks} blocks, {report.events} events verified in {report.seconds:.2f} s ({rate})")
+    return 0

@@ -1,0 +1,92 @@
+"""Helpers for pipeline tests: signed envelopes, producing to topics, waiting for the ledger."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from chain_anchor.events import leaf_bytes, sign_event
+from chain_anchor.keys import Signer
+from services.config import Settings
+from services.kafka import clients
+
+
+def envelope(signer: Signer, participant: str, n: int, *, event_type: str = "cn.taijiao.coal.test.Probed.v1",
+             day: int = 1) -> dict[str, Any]:
+    """A signed CloudEvent (not necessarily a catalogued type: the sequencer does not validate)."""
+    return sign_event({
+        "specversion": "1.0", "id": str(uuid.UUID(int=n + 1)), "source": f"/participants/{participant}",
+        "type": event_type, "subject": f"probe-{n % 7}", "time": f"2026-11-{day:02d}T08:{n // 60 % 60:02d}:{n % 60:02d}Z",
+        "datacontenttype": "application/json", "data": {"n": n, "note": "煤"},
+    }, signer)
+
+
+async def produce_accepted(settings: Settings, topic: str, envelopes: list[dict[str, Any]],
+                           raw_offset_base: int = 0) -> None:
+    producer = clients.producer(settings)
+    await producer.start()
+    try:
+        futs = [await producer.send(topic, leaf_bytes(e), key=str(e["subject"]).encode(),
+                                    headers=[("raw-partition", b"0"), ("raw-offset", str(raw_offset_base + i).encode())])
+                for i, e in enumerate(envelopes)]
+        await asyncio.gather(*futs)
+    finally:
+        await producer.stop()
+
+
+async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout_s: float = 30, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+async def tree_size(database_url: str) -> int:
+    conn = await asyncpg.connect(database_url)
+    try:
+        size: int | None = await conn.fetchval("SELECT max(tree_size) FROM ledger_blocks")
+        return size or 0
+    finally:
+        await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def running(service: Callable[[asyncio.Event], Awaitable[None]]) -> AsyncIterator[asyncio.Task[None]]:
+    """Run ``service(stop)`` as a task; stop it cleanly on exit (and surface its exception)."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(service(stop))
+    try:
+        yield task
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
+async def read_topic(settings: Settings, topic: str, partitions: int = 1, timeout_s: float = 3) -> list[Any]:
+    """Every record currently in ``topic`` (all partitions)."""
+    consumer: AIOKafkaConsumer = clients.consumer(settings)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        out: list[Any] = []
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=300)
+            got = [r for rs in batch.values() for r in rs]
+            out += got
+            if not got and out:
+                break
+        return out
+    finally:
+        await consumer.stop()
