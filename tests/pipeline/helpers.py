@@ -90,3 +90,25 @@ async def read_topic(settings: Settings, topic: str, partitions: int = 1, timeou
         return out
     finally:
         await consumer.stop()
+
+
+@contextlib.asynccontextmanager
+async def api_server(settings: Settings) -> AsyncIterator[str]:
+    """The real API app served by uvicorn on a free loopback port; yields its base URL."""
+    import uvicorn
+
+    from services.api.app import create_app
+    from services.devstack import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 15)
