@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validator": ("services.validator.cli", "validate raw events: schema, signature, permission, replay"),
     "replica": ("services.replica.cli", "keep a verified copy of the ledger from the blocks topic"),
     "verify": ("services.verify", "check every hash, root, signature and link of a ledger database"),
+    "trust": ("services.trust_cli", "export the trust file for offline verification"),
 }
 
 

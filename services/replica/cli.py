@@ -7,10 +7,10 @@ import asyncio
 import logging
 from pathlib import Path
 
+from services import db
 from services.config import Settings
 from services.replica.service import Replica, ReplicaHalted
 from services.runner import run_until_signalled
-from services import db
 from services.store.migrate import migrate
 from services.verify import build_checker
 

@@ -30,7 +30,9 @@ class ReplicaHalted(RuntimeError):
     pass
 
 
-def rows_for(msg: blockmsg.BlockMessage, checked: CheckedBlock, leaves: list[bytes]) -> tuple[BlockRow, list[SealedEvent]]:
+def rows_for(
+    msg: blockmsg.BlockMessage, checked: CheckedBlock, leaves: list[bytes]
+) -> tuple[BlockRow, list[SealedEvent]]:
     h = checked.header
     row = BlockRow(
         height=h.height, header=canonicalize(msg.header), header_hash=checked.header_hash,

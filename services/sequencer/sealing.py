@@ -8,15 +8,14 @@ topic from scratch is byte-identical).
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
 import msgspec
-from chain_anchor.checkpoint import Checkpoint, SignedNote, sign_note
 
 from chain_anchor.block import GENESIS_PREV_HASH, BlockHeader, header_bytes, header_hash, seal_block
 from chain_anchor.canonical import canonicalize
+from chain_anchor.checkpoint import Checkpoint, SignedNote, sign_note
 from chain_anchor.compact import CompactRange
 from chain_anchor.hashing import leaf_hash
 from chain_anchor.keys import Signer
@@ -111,12 +110,12 @@ class BlockSealer:
 
     async def dedupe(self, batch: list[Accepted]) -> tuple[list[tuple[Accepted, EnvelopeHead]], list[Duplicate]]:
         heads = [(m, decode_head(m.leaf)) for m in batch]
-        sealed = await self._store.sealed_positions([uuid.UUID(h.id) for _, h in heads])
+        sealed = {str(k): v for k, v in (await self._store.sealed_positions([h.id for _, h in heads])).items()}
         seen: dict[str, tuple[int, int]] = {}
         fresh: list[tuple[Accepted, EnvelopeHead]] = []
         dups: list[Duplicate] = []
         for m, h in heads:
-            prior = sealed.get(uuid.UUID(h.id)) or seen.get(h.id)
+            prior = sealed.get(h.id) or seen.get(h.id)
             if prior is not None:
                 dups.append(Duplicate(m, h.id, redelivery=prior == (m.raw_partition, m.raw_offset)))
                 continue
@@ -152,7 +151,7 @@ class BlockSealer:
             sealed_at=parse_event_time(header.sealed_at),
         )
         events = [
-            SealedEvent(first_leaf + i, uuid.UUID(h.id), m.leaf, hashes[i], h.type, h.subject,
+            SealedEvent(first_leaf + i, h.id, m.leaf, hashes[i], h.type, h.subject,
                         h.source.rsplit("/", 1)[-1], parse_event_time(h.time), m.raw_partition, m.raw_offset)
             for i, (m, h) in enumerate(fresh)
         ]

@@ -30,7 +30,7 @@ EVENT_COLUMNS = (
 @dataclass(frozen=True, slots=True)
 class SealedEvent:
     leaf_index: int
-    event_id: uuid.UUID
+    event_id: uuid.UUID | str  # asyncpg encodes either; the sequencer passes the validated string
     leaf: bytes
     leaf_hash: bytes
     type: str
@@ -114,7 +114,7 @@ class LedgerStore:
         row = await self._pool.fetchrow(f"SELECT {_BLOCK_COLUMNS} FROM ledger_blocks ORDER BY height DESC LIMIT 1")
         return BlockRow(**dict(row)) if row else None
 
-    async def sealed_positions(self, event_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, int]]:
+    async def sealed_positions(self, event_ids: Sequence[uuid.UUID | str]) -> dict[uuid.UUID, tuple[int, int]]:
         """For the ids already in the ledger: where the validator read each one (raw partition, offset)."""
         if not event_ids:
             return {}

@@ -23,7 +23,8 @@ def envelope(signer: Signer, participant: str, n: int, *, event_type: str = "cn.
     """A signed CloudEvent (not necessarily a catalogued type: the sequencer does not validate)."""
     return sign_event({
         "specversion": "1.0", "id": str(uuid.UUID(int=n + 1)), "source": f"/participants/{participant}",
-        "type": event_type, "subject": f"probe-{n % 7}", "time": f"2026-11-{day:02d}T08:{n // 60 % 60:02d}:{n % 60:02d}Z",
+        "type": event_type, "subject": f"probe-{n % 7}",
+        "time": f"2026-11-{day:02d}T08:{n // 60 % 60:02d}:{n % 60:02d}Z",
         "datacontenttype": "application/json", "data": {"n": n, "note": "煤"},
     }, signer)
 
@@ -33,9 +34,11 @@ async def produce_accepted(settings: Settings, topic: str, envelopes: list[dict[
     producer = clients.producer(settings)
     await producer.start()
     try:
-        futs = [await producer.send(topic, leaf_bytes(e), key=str(e["subject"]).encode(),
-                                    headers=[("raw-partition", b"0"), ("raw-offset", str(raw_offset_base + i).encode())])
-                for i, e in enumerate(envelopes)]
+        futs = [
+            await producer.send(topic, leaf_bytes(e), key=str(e["subject"]).encode(),
+                                headers=[("raw-partition", b"0"), ("raw-offset", str(raw_offset_base + i).encode())])
+            for i, e in enumerate(envelopes)
+        ]
         await asyncio.gather(*futs)
     finally:
         await producer.stop()

@@ -29,7 +29,8 @@ N = 4500
 
 
 def checker(settings: Settings, *, events: bool = True) -> BlockChecker:
-    return BlockChecker(ledger_id=settings.ledger_id, sequencer_keys=KeyRing([sequencer_signer(settings).public_key_raw]),
+    return BlockChecker(ledger_id=settings.ledger_id,
+                        sequencer_keys=KeyRing([sequencer_signer(settings).public_key_raw]),
                         event_keys=KeyRing([MINE.public_key_raw]) if events else None)
 
 

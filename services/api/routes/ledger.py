@@ -91,7 +91,9 @@ async def inclusion_proof(
 
 
 @router.get("/proofs/consistency")
-async def consistency_proof(store: StoreDep, first: int = Query(..., ge=0), second: int = Query(..., ge=0)) -> dict[str, Any]:
+async def consistency_proof(
+    store: StoreDep, first: int = Query(..., ge=0), second: int = Query(..., ge=0)
+) -> dict[str, Any]:
     head = await _latest(store)
     if not first <= second <= head.tree_size:
         raise HTTPException(422, f"need first <= second <= {head.tree_size} (tree sizes)")
