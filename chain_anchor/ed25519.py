@@ -92,9 +92,7 @@ def seed_from_pem(pem: bytes) -> bytes:
         raise KeyFormatError(f"not an unencrypted PEM private key: {e}") from e
     if not isinstance(key, Ed25519PrivateKey):
         raise KeyFormatError(f"PEM holds a {type(key).__name__}, not an Ed25519 private key")
-    return key.private_bytes(
-        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-    )
+    return key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
 
 
 def public_key_to_pem(public_key_raw: bytes) -> bytes:

@@ -16,9 +16,13 @@ Hierarchy::
     │   ├── InclusionProofError                    malformed inclusion proof / arguments
     │   ├── ConsistencyProofError                  malformed consistency proof / arguments
     │   └── RootMismatch                           proof well-formed, root differs (.expected, .calculated)
+    ├── TreeError (ValueError)                     bad Merkle tree arguments or state
+    │   ├── CompactRangeError                      compact range malformed (hash count/size)
+    │   └── MissingNode (LookupError)              node store lacks a planned node (.level, .index)
     ├── SignatureError (ValueError)
     │   ├── BadSignature                           Ed25519 verification failed
     │   ├── UnknownKey (KeyError)                  key id not trusted (.key_id)
+    │   ├── MissingSignature                       a required signer did not sign (.key_id)
     │   ├── KeyFormatError                         malformed key bytes / PEM / vkey
     │   └── EventSignatureError                    event envelope signature fields missing/malformed
     ├── HeaderError (ValueError)                   block header malformed (.field)
@@ -41,6 +45,7 @@ __all__ = [
     "ChainAnchorError",
     "ChainError",
     "CheckpointError",
+    "CompactRangeError",
     "ConsistencyProofError",
     "CutterConfigError",
     "CutterError",
@@ -51,11 +56,14 @@ __all__ = [
     "IntegerOutOfRange",
     "ItemTooLarge",
     "KeyFormatError",
+    "MissingNode",
+    "MissingSignature",
     "NoteParseError",
     "ProofError",
     "QuorumNotMet",
     "RootMismatch",
     "SignatureError",
+    "TreeError",
     "UnknownKey",
 ]
 
@@ -114,6 +122,23 @@ class RootMismatch(ProofError):
         self.calculated = calculated
 
 
+class TreeError(ChainAnchorError, ValueError):
+    """Bad Merkle tree arguments or state (outside proof verification)."""
+
+
+class CompactRangeError(TreeError):
+    """A compact range is malformed: wrong number of hashes for its size, hashes not 32 bytes, ..."""
+
+
+class MissingNode(TreeError, LookupError):
+    """A proof plan needs the perfect node ``(level, index)`` but the node store does not hold it."""
+
+    def __init__(self, level: int, index: int) -> None:
+        super().__init__(f"node (level={level}, index={index}) not available")
+        self.level = level
+        self.index = index
+
+
 # --- signatures -----------------------------------------------------------------------------------------
 
 
@@ -134,6 +159,14 @@ class UnknownKey(SignatureError, KeyError):
 
     def __str__(self) -> str:  # KeyError.__str__ would repr() the message
         return str(self.args[0])
+
+
+class MissingSignature(SignatureError):
+    """A signature by ``key_id`` is required but absent (e.g. a block header without its sequencer's)."""
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"no signature by required key id {key_id!r}")
+        self.key_id = key_id
 
 
 class KeyFormatError(SignatureError):

@@ -43,21 +43,12 @@ class Reject:
 Decision = Accept | Reject
 
 
-def _owner_value(envelope: dict[str, Any], pointer: str) -> object:
-    node: object = envelope
-    for part in pointer.strip("/").split("/"):
-        if not isinstance(node, dict):
-            return None
-        node = node.get(part)
-    return node
-
-
-def owns(participant: Participant, owner_field: str, value: object) -> bool:
-    """Does ``participant`` own what ``owner_field`` names (its own id, one of its mines or stations)?"""
-    if owner_field.endswith("mine_id"):
+def owns(participant: Participant, kind: schemas.OwnerKind, value: object) -> bool:
+    """Does ``participant`` own what the event is about: itself, one of its mines, one of its stations?"""
+    if kind == "mine":
         return value in participant.mines
-    if owner_field.endswith("station") or owner_field.endswith("station_code"):
-        return not participant.stations or value in participant.stations
+    if kind == "station":
+        return value in participant.stations
     return value == participant.id
 
 
@@ -65,7 +56,6 @@ class Checker:
     def __init__(self, registry: Registry, *, max_event_bytes: int) -> None:
         self.registry = registry
         self.max_event_bytes = max_event_bytes
-        self._catalogue = {t.type: t for t in schemas.catalogue()}
 
     def check(self, raw: bytes) -> Decision:
         if len(raw) > self.max_event_bytes:
@@ -91,14 +81,14 @@ class Checker:
                           event_id=event.id)
         except (BadSignature, EventSignatureError) as e:
             return Reject(Reason.BAD_SIGNATURE, str(e), event_id=event.id)
-        entry = self._catalogue[event.type]
+        entry = schemas.event_type(event.type)
         if not participant.roles & set(entry.publisher_roles):
             return Reject(Reason.FORBIDDEN_ROLE,
                           f"{participant.id} has roles {sorted(participant.roles)}; {event.name} needs one of"
                           f" {sorted(entry.publisher_roles)}", event_id=event.id)
-        if entry.owner_field and "admin" not in participant.roles:
-            value = _owner_value(event.envelope, entry.owner_field)
-            if not owns(participant, entry.owner_field, value):
+        if entry.owner_kind is not None and "admin" not in participant.roles:
+            value = entry.owner(event.envelope)
+            if not owns(participant, entry.owner_kind, value):
                 return Reject(Reason.NOT_OWNER, f"{participant.id} may not publish {event.name} for"
                               f" {entry.owner_field}={value!r}", event_id=event.id)
         return Accept(event, leaf_bytes(event.envelope))
