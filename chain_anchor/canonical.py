@@ -76,11 +76,10 @@ def _reference_jcs(value: object) -> bytes:
 
 def _scan(value: object) -> bool:
     """Check exact JSON types quickly; return True when some key needs UTF-16 ordering."""
-    kind = type(value)
-    if kind is dict:
-        return _scan_dict(value)  # type: ignore[arg-type]
-    if kind is list or kind is tuple:
-        return _scan_items(value)  # type: ignore[arg-type]
+    if type(value) is dict:
+        return _scan_dict(value)
+    if type(value) is list or type(value) is tuple:
+        return _scan_items(value)
     return _scan_scalar(value)
 
 
@@ -91,12 +90,7 @@ def _scan_dict(value: dict[object, object]) -> bool:
             raise _Unusual
         if not key.isascii() and max(key) >= _SURROGATE_START:
             needs = True
-        kind = type(item)
-        if kind is str or item is None or kind is bool:
-            continue
-        if kind is int and -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:  # type: ignore[operator]
-            continue
-        if _scan(item):
+        if not _is_plain_scalar(item) and _scan(item):
             needs = True
     return needs
 
@@ -104,23 +98,23 @@ def _scan_dict(value: dict[object, object]) -> bool:
 def _scan_items(value: list[object] | tuple[object, ...]) -> bool:
     needs = False
     for item in value:
-        kind = type(item)
-        if kind is str or item is None or kind is bool:
-            continue
-        if kind is int and -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:  # type: ignore[operator]
-            continue
-        if _scan(item):
+        if not _is_plain_scalar(item) and _scan(item):
             needs = True
     return needs
 
 
 def _scan_scalar(value: object) -> bool:
-    kind = type(value)
-    if kind is str or value is None or kind is bool:
-        return False
-    if kind is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:  # type: ignore[operator]
+    if _is_plain_scalar(value):
         return False
     raise _Unusual
+
+
+def _is_plain_scalar(value: object) -> bool:
+    """str, None, bool, or an int within ±(2**53 - 1) — exact types only."""
+    kind = type(value)
+    if kind is str or value is None or kind is bool:
+        return True
+    return type(value) is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
 
 
 def _diagnose(value: object, path: str) -> None:
