@@ -26,6 +26,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replica": ("services.replica.cli", "keep a verified copy of the ledger from the blocks topic"),
     "verify": ("services.verify", "check every hash, root, signature and link of a ledger database"),
     "trust": ("services.trust_cli", "export the trust file for offline verification"),
+    "simulate": ("services.simulator.cli", "simulated 太焦线 traffic (signed events) to Kafka or JSON lines"),
+    "views": ("services.views.cli", "fold sealed blocks into the dispatcher views (faust worker)"),
+    "receipt": ("services.receipts.cli", "buyers' delivery receipts: pending, sign, fetch, verify offline"),
 }
 
 

@@ -80,7 +80,10 @@ class Supervisor:
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--demo", action="store_true", help="also run the simulated 太焦线 feed")
-    p.add_argument("--rate", type=float, default=200.0, help="demo feed rate, events/s (default 200)")
+    p.add_argument("--time-compression", type=float, default=288.0,
+                   help="demo feed: simulated time runs this much faster than the wall clock (default 288: a day"
+                   " of 太焦线 traffic every 5 minutes)")
+    p.add_argument("--seed", type=int, default=0, help="demo feed seed (participant keys derive from it)")
     p.add_argument("--validators", type=int, default=2, help="validator processes (default 2)")
     p.add_argument("--no-services", action="store_true", help="only broker + PostgreSQL + topics + migrations")
     p.add_argument("--exit-after-s", type=float, default=0, help="stop by itself after this many seconds (tests)")
@@ -101,7 +104,8 @@ def service_plan(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
         plan.append(("views", ["views"]))
     plan.append(("api", ["api"]))
     if args.demo and "simulate" in COMMANDS:
-        plan.append(("simulator", ["simulate", "--rate", str(args.rate), "--forever"]))
+        plan.append(("simulator", ["simulate", "--seed", str(args.seed), "--realtime",
+                                   "--time-compression", str(args.time_compression)]))
     return plan
 
 
@@ -124,6 +128,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             settings = settings.model_copy(update={"kafka_bootstrap_servers": broker.bootstrap_servers})
         asyncio.run(ensure_topics(settings))
         asyncio.run(_migrate(settings))
+        ensure_development_genesis(settings, args.seed)
         env = {**os.environ, "DATABASE_URL": settings.database_url,
                "COALCHAIN_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
                "COALCHAIN_HOME": str(home)}
@@ -147,6 +152,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if pg:
             pg.stop()
         print("coalchain: stopped everything it started", flush=True)
+
+
+def ensure_development_genesis(settings: Settings, seed: int) -> None:
+    """In development, trust the simulator's demo consortium unless a genesis file is already there."""
+    path = settings.genesis_file or settings.home / "genesis.json"
+    if path.exists() or not settings.is_development():
+        return
+    from datetime import UTC, datetime
+
+    from services.simulator import genesis, write_genesis, write_keys
+
+    write_genesis(path, genesis(seed, created=datetime.now(UTC), ledger_id=settings.ledger_id))
+    write_keys(settings.home / "keys" / "participants", seed)
+    log.warning("wrote a development genesis (demo consortium, seed %d) to %s", seed, path)
 
 
 def _announce(settings: Settings, sup: Supervisor, pg: devstack.EmbeddedPostgres | None,

@@ -1,0 +1,1 @@
+"""Package data (JSON files); no code."""
