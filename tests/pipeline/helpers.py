@@ -74,8 +74,9 @@ async def running(service: Callable[[asyncio.Event], Awaitable[None]]) -> AsyncI
         await asyncio.wait_for(task, 30)
 
 
-async def read_topic(settings: Settings, topic: str, partitions: int = 1, timeout_s: float = 3) -> list[Any]:
-    """Every record currently in ``topic`` (all partitions)."""
+async def read_topic(settings: Settings, topic: str, partitions: int = 1, timeout_s: float = 10) -> list[Any]:
+    """Every record currently in ``topic`` (all partitions): reads until each partition's position reaches
+    the high watermark its last fetch reported (tansu's end_offsets under-reports, highwater does not)."""
     consumer: AIOKafkaConsumer = clients.consumer(settings)
     await consumer.start()
     try:
@@ -85,12 +86,13 @@ async def read_topic(settings: Settings, topic: str, partitions: int = 1, timeou
         out: list[Any] = []
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=300)
-            got = [r for rs in batch.values() for r in rs]
-            out += got
-            if not got and out:
-                break
-        return out
+            batch = await consumer.getmany(timeout_ms=200)
+            out += [r for rs in batch.values() for r in rs]
+            marks = [consumer.highwater(tp) for tp in tps]
+            positions = [await consumer.position(tp) for tp in tps]
+            if all(m is not None and p >= m for p, m in zip(positions, marks, strict=True)):
+                return out
+        raise AssertionError(f"could not read {topic} to its end in {timeout_s} s")
     finally:
         await consumer.stop()
 
