@@ -10,7 +10,9 @@ import argparse
 import importlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import Any
 
 from services.config import Settings
 
@@ -39,9 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         mod = importlib.import_module(module)
-        configure = getattr(mod, f"configure_{name}_parser", None) or mod.configure_parser
+        configure = _own(mod, f"configure_{name}_parser") or mod.configure_parser
         configure(p)
     return parser
+
+
+def _own(module: ModuleType, name: str) -> Callable[..., Any] | None:
+    """``module.name`` if the module itself defines it (not a name it merely imported)."""
+    fn = getattr(module, name, None)
+    return fn if callable(fn) and getattr(fn, "__module__", None) == module.__name__ else None
 
 
 def setup_logging(verbosity: int) -> None:
@@ -58,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings()
     module, _ = COMMANDS[args.command]
     mod = importlib.import_module(module)
-    run = getattr(mod, f"run_{args.command}", None) or mod.run
+    run = _own(mod, f"run_{args.command}") or mod.run
     code: int = run(args, settings)
     return code
 

@@ -27,6 +27,7 @@ from services.registry import Registry, load_genesis
 from services.store.postgres import LedgerStore
 from services.validator.checks import Accept, Checker, Decision, Reject
 from services.validator.reasons import Reason
+from services.validator.rules import LedgerRules
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +65,15 @@ class Validator:
         self.topics = Topics.from_settings(settings)
         self.registry = registry
         self.checker = Checker(registry, max_event_bytes=settings.max_event_bytes)
+        self.rules = LedgerRules()
         self.seen = SeenIds()
         self.stats = Stats()
 
     async def run(self, stop: asyncio.Event) -> None:
         pool = await db.create_pool(self.settings, min_size=1, max_size=2)
         store = LedgerStore(pool)
-        consumer = clients.consumer(self.settings, self.topics.raw, group_id=GROUP_ID, max_poll_records=2000)
+        consumer = clients.consumer(self.settings, self.topics.raw, group_id=self.settings.topic(GROUP_ID),
+                                    max_poll_records=2000)
         producer = clients.producer(self.settings)
         await producer.start()
         await consumer.start()
@@ -102,7 +105,7 @@ class Validator:
 
     async def process(self, store: LedgerStore, producer: AIOKafkaProducer, records: list[Record]) -> None:
         checked = [self.checker.check(r.value or b"") for r in records]
-        decisions = await self._replays(store, records, checked)
+        decisions = await self.rules.apply(store, await self._replays(store, records, checked))
         futures = []
         for record, decision in zip(records, decisions, strict=True):
             if decision is None:

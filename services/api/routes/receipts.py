@@ -1,0 +1,78 @@
+"""Receipts: a buyer's pending receipts, and the verifiable bundle of a confirmed or disputed delivery.
+
+The signed DeliveryConfirmed / DeliveryDisputed itself goes in like any event (``POST /v1/events`` or
+Kafka). Formats: ``docs/receipts.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query
+
+from schemas.units import hundredths
+from services.api.deps import SettingsDep, StoreDep
+from services.receipts.bundle import build_bundle
+from services.receipts.discrepancy import Tolerances
+from services.receipts.errors import ShipmentNotFound
+from services.receipts.pending import pending_receipts
+from services.receipts.store import unavailable_as_store_error
+from services.store.errors import StoreUnavailable
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/v1/receipts", tags=["receipts"])
+
+_PARTICIPANT = re.compile(r"[a-z][a-z0-9-]{2,47}")
+_PCT = re.compile(r"(?:[1-9]?[0-9]\.[0-9]{2}|100\.00)")
+
+
+def _tolerances(weight_tolerance_pct: str | None) -> Tolerances:
+    if weight_tolerance_pct is None:
+        return Tolerances()
+    if not _PCT.fullmatch(weight_tolerance_pct):
+        raise HTTPException(422, "weight_tolerance_pct: a two-decimal percentage such as '1.00'")
+    return Tolerances(weight_bp=hundredths(weight_tolerance_pct))
+
+
+_WEIGHT_TOLERANCE = Query(None, description="weight tolerance for the discrepancy marks, e.g. '1.00' (%)")
+
+
+@router.get("/pending")
+async def pending(
+    store: StoreDep,
+    buyer: str = Query(..., description="the buyer's participant id"),
+    limit: int = Query(500, ge=1, le=5000),
+    weight_tolerance_pct: str | None = _WEIGHT_TOLERANCE,
+) -> dict[str, Any]:
+    """Delivered shipments of ``buyer`` (unloading sealed) with no sealed confirmation or dispute yet."""
+    if not _PARTICIPANT.fullmatch(buyer):
+        raise HTTPException(422, f"buyer: {buyer!r} is not a participant id")
+    tolerances = _tolerances(weight_tolerance_pct)
+    try:
+        with unavailable_as_store_error():
+            head = await store.head()
+        items = await pending_receipts(store, buyer, tolerances=tolerances, limit=limit)
+    except StoreUnavailable as e:
+        raise HTTPException(503, str(e), headers={"Retry-After": "5"}) from None
+    as_of = {"height": head.height, "tree_size": head.tree_size} if head else {"height": None, "tree_size": 0}
+    return {"buyer": buyer, "as_of": as_of, "tolerances": tolerances.to_json(), "pending": items}
+
+
+@router.get("/{shipment_id:path}")
+async def bundle(
+    shipment_id: str,
+    store: StoreDep,
+    settings: SettingsDep,
+    tree_size: int | None = Query(None, ge=1, description="anchor at this block boundary instead"),
+    weight_tolerance_pct: str | None = _WEIGHT_TOLERANCE,
+) -> dict[str, Any]:
+    """The receipt bundle of a shipment: everything needed to verify its receipt offline."""
+    try:
+        return await build_bundle(store, shipment_id, ledger_id=settings.ledger_id,
+                                  tolerances=_tolerances(weight_tolerance_pct), tree_size=tree_size)
+    except ShipmentNotFound as e:
+        raise HTTPException(404, str(e)) from None
+    except StoreUnavailable as e:
+        raise HTTPException(503, str(e), headers={"Retry-After": "5"}) from None

@@ -1,0 +1,138 @@
+"""Receipt queries over the ledger tables (indexes: ``migrations/0003_receipts.sql``).
+
+Every function takes a :class:`LedgerStore` and an optional ``below`` leaf bound (only events with
+``leaf_index < below`` count: the state of the ledger at that tree size). The type patterns below are the
+predicates of the partial indexes of migration 0003, written identically so the planner uses them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Iterable, Iterator
+
+import asyncpg
+
+from services.receipts.shipment import LedgerEvent, Shipment
+from services.store.errors import StoreUnavailable
+from services.store.postgres import LedgerStore
+
+log = logging.getLogger(__name__)
+
+__all__ = ["claim_receipt", "first_block_reaching", "load_order", "load_shipment", "pending_shipment_ids",
+           "unavailable_as_store_error"]
+
+_ALL = 2**62
+LOADED = "cn.taijiao.coal.transport.WagonsLoaded.v%"
+UNLOADED = "cn.taijiao.coal.transport.WagonsUnloaded.v%"
+TRUCK = "cn.taijiao.coal.transport.TruckWeighed.v%"
+ORDER = "cn.taijiao.coal.demand.DemandPosted.v%"
+ASSAY = "cn.taijiao.coal.inventory.LotAssayed.v%"
+CONFIRMED = "cn.taijiao.coal.receipt.DeliveryConfirmed.v%"
+DISPUTED = "cn.taijiao.coal.receipt.DeliveryDisputed.v%"
+OUTBOUND = """type LIKE 'cn.taijiao.coal.transport.TruckWeighed.v%' AND position('"outbound"'::bytea IN leaf) > 0"""
+
+_BY_SUBJECT = """
+SELECT leaf_index, height, leaf FROM ledger_events
+ WHERE subject = $1 AND leaf_index < $2 AND (type LIKE $3 OR type LIKE $4 OR type LIKE $5 OR type LIKE $6)
+"""
+_TICKETS = f"""
+SELECT leaf_index, height, leaf FROM ledger_events
+ WHERE {OUTBOUND} AND receipts_data_field(leaf, 'shipment_id') = $1 AND leaf_index < $2
+"""
+_OF_KIND = "SELECT leaf_index, height, leaf FROM ledger_events WHERE subject = $1 AND type LIKE $2 AND leaf_index < $3"
+
+
+@contextlib.contextmanager
+def unavailable_as_store_error() -> Iterator[None]:
+    """Translate "the database cannot be reached" into :class:`StoreUnavailable` (retriable)."""
+    try:
+        yield
+    except (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError, asyncpg.InterfaceError) as e:
+        raise StoreUnavailable(f"ledger database: {e}") from e
+
+
+def _events(rows: Iterable[asyncpg.Record]) -> list[LedgerEvent]:
+    return [LedgerEvent(json.loads(bytes(r["leaf"])), r["leaf_index"], r["height"]) for r in rows]
+
+
+async def load_shipment(store: LedgerStore, shipment_id: str, *, below: int | None = None) -> Shipment:
+    """Every sealed event of the shipment (with ``leaf_index < below``): loading, unloading, weigh tickets,
+    receipts, the order they name, and the latest lab report of the lot loaded."""
+    bound = _ALL if below is None else below
+    with unavailable_as_store_error():
+        async with store.pool.acquire() as conn:
+            rows = await conn.fetch(_BY_SUBJECT, shipment_id, bound, LOADED, UNLOADED, CONFIRMED, DISPUTED)
+            rows += await conn.fetch(_TICKETS, shipment_id, bound)
+            events = [e for e in _events(rows) if e.data.get("shipment_id") == shipment_id]
+            partial = Shipment.from_events(shipment_id, events)
+            if partial.order_id:
+                orders = _events(await conn.fetch(_OF_KIND, partial.order_id, ORDER, bound))
+                events += [e for e in orders if e.data.get("order_id") == partial.order_id]
+            if partial.lot_id:
+                lots = _events(await conn.fetch(_OF_KIND, partial.lot_id, ASSAY, bound))
+                events += [e for e in lots if e.data.get("lot_id") == partial.lot_id]
+    return Shipment.from_events(shipment_id, events)
+
+
+async def load_order(store: LedgerStore, order_id: str) -> LedgerEvent | None:
+    """The first sealed DemandPosted of ``order_id`` (None: none is sealed)."""
+    with unavailable_as_store_error():
+        rows = await store.pool.fetch(_OF_KIND, order_id, ORDER, _ALL)
+    orders = [e for e in _events(rows) if e.data.get("order_id") == order_id]
+    return min(orders, key=lambda e: e.leaf_index, default=None)
+
+
+_ORDERS_OF = f"SELECT subject FROM ledger_events WHERE type LIKE '{ORDER}' AND participant = $1"
+_NO_RECEIPT = f"""NOT EXISTS (SELECT 1 FROM ledger_events r WHERE r.subject = {{shipment}}
+                    AND (r.type LIKE '{CONFIRMED}' OR r.type LIKE '{DISPUTED}'))"""
+_PENDING_RAIL = f"""
+SELECT u.subject FROM ledger_events u
+ WHERE u.type LIKE '{UNLOADED}' AND receipts_data_field(u.leaf, 'order_id') = ANY($1::text[])
+   AND {_NO_RECEIPT.format(shipment="u.subject")}
+ ORDER BY u.leaf_index
+"""
+_PENDING_TRUCK = f"""
+SELECT t.shipment_id FROM (
+    SELECT receipts_data_field(leaf, 'shipment_id') AS shipment_id, leaf_index FROM ledger_events
+     WHERE {OUTBOUND} AND receipts_data_field(leaf, 'order_id') = ANY($1::text[])) t
+ WHERE {_NO_RECEIPT.format(shipment="t.shipment_id")}
+ ORDER BY t.leaf_index
+"""
+
+
+async def pending_shipment_ids(store: LedgerStore, buyer_id: str) -> list[str]:
+    """Candidate shipments of ``buyer_id``'s orders (its DemandPosted events) with no sealed receipt: those
+    unloaded (WagonsUnloaded) and those delivered by truck (outbound weigh tickets), oldest first. The caller
+    loads each one and keeps those whose buyer of the order is ``buyer_id``."""
+    with unavailable_as_store_error():
+        async with store.pool.acquire() as conn:
+            orders = [r["subject"] for r in await conn.fetch(_ORDERS_OF, buyer_id)]
+            if not orders:
+                return []
+            rail = [r["subject"] for r in await conn.fetch(_PENDING_RAIL, orders)]
+            truck = [r["shipment_id"] for r in await conn.fetch(_PENDING_TRUCK, orders) if r["shipment_id"]]
+    return list(dict.fromkeys(rail + truck))
+
+
+async def claim_receipt(store: LedgerStore, *, shipment_id: str, event_id: str, participant: str,
+                        event_type: str) -> str:
+    """Claim the shipment for this receipt event; return the event id that holds the claim (this one or an
+    earlier one)."""
+    with unavailable_as_store_error():
+        async with store.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+            "INSERT INTO receipt_claims (shipment_id, event_id, participant, type) VALUES ($1, $2::uuid, $3, $4)"
+                " ON CONFLICT DO NOTHING", shipment_id, event_id, participant, event_type)
+            holder = await conn.fetchval("SELECT event_id::text FROM receipt_claims WHERE shipment_id = $1",
+                                         shipment_id)
+    return str(holder)
+
+
+async def first_block_reaching(store: LedgerStore, tree_size: int) -> int | None:
+    """Height of the first block whose tree size is at least ``tree_size`` (None: not sealed yet)."""
+    with unavailable_as_store_error():
+        height: int | None = await store.pool.fetchval(
+            "SELECT height FROM ledger_blocks WHERE tree_size >= $1 ORDER BY tree_size LIMIT 1", tree_size)
+    return height
