@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["gateway"])
 
 MAX_EVENTS_PER_REQUEST = 1000
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
 RETRY_AFTER_S = "2"
 
 
@@ -46,7 +47,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 async def publish_events(request: Request, settings: SettingsDep, producer: ProducerDep,
                          topics: TopicsDep) -> JSONResponse:
     """Publish one signed event or an array of them. 202 means: durably in the raw topic, not yet sealed."""
-    body = await _read_body(request, settings.max_event_bytes * MAX_EVENTS_PER_REQUEST)
+    body = await _read_body(request, MAX_REQUEST_BYTES)
     try:
         doc = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
