@@ -43,7 +43,8 @@ def simulate(config: SimConfig = SimConfig()) -> Iterator[dict[str, Any]]:
     engine = Engine(config.seed, config.start, config.time_compression)
     Traffic(engine, World.from_refdata(refdata()), load_scenario(config.scenario_path)).start()
     types = {e.name: e for e in catalogue() if e.version == 1}
-    ids = random.Random(f"coalchain-sim/{config.seed}/event-ids")
+    # event ids depend on the start too: a new run (e.g. `coalchain up --demo` restarted) never replays old ids
+    ids = random.Random(f"coalchain-sim/{config.seed}/{config.start.astimezone(UTC).isoformat()}/event-ids")
     for emission in engine.run():
         yield _signed(emission, types[emission.name], engine, ids, config.seed)
 
