@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 import asyncpg
@@ -63,10 +63,10 @@ async def tree_size(database_url: str) -> int:
 
 
 @contextlib.asynccontextmanager
-async def running(service: Callable[[asyncio.Event], Awaitable[None]]) -> AsyncIterator[asyncio.Task[None]]:
+async def running(service: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> AsyncIterator[asyncio.Task[None]]:
     """Run ``service(stop)`` as a task; stop it cleanly on exit (and surface its exception)."""
     stop = asyncio.Event()
-    task = asyncio.create_task(service(stop))
+    task: asyncio.Task[None] = asyncio.create_task(service(stop))
     try:
         yield task
     finally:
