@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services import db
-from services.api.routes import gateway, health, ledger
+from services.api.routes import dashboard, gateway, health, ledger, receipts, views
 from services.config import Settings
 from services.kafka import clients
 from services.kafka.topics import Topics
@@ -43,4 +43,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(gateway.router)
     app.include_router(ledger.router)
+    app.include_router(views.router)
+    app.include_router(dashboard.router)
+    app.include_router(receipts.router)
     return app

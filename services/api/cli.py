@@ -22,5 +22,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port or settings.api_port,
         log_level="warning",
         access_log=False,
+        timeout_graceful_shutdown=3,  # live view streams must not hold a shutdown up
     )
     return 0
