@@ -34,11 +34,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The full parser, or (``only``) one whose single subcommand's module alone is imported: a service
+    process should not pay for importing every other command's dependencies."""
     parser = argparse.ArgumentParser(prog="coalchain", description="Taijiao CoalChain 太焦线煤炭运销信息共享链")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
+        if only is not None and name != only:
+            continue
         p = sub.add_parser(name, help=help_text, description=help_text)
         mod = importlib.import_module(module)
         configure = _own(mod, f"configure_{name}_parser") or mod.configure_parser
@@ -61,7 +65,9 @@ def setup_logging(verbosity: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(command if command in COMMANDS else None).parse_args(argv)
     setup_logging(args.verbose + 1)
     settings = Settings()
     module, _ = COMMANDS[args.command]

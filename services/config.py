@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     kafka_enable_idempotence: bool = False  # tansu has no idempotent producer; production sets true
     kafka_topic_prefix: str = ""  # tests use a unique prefix so runs never share topics
     kafka_request_timeout_ms: int = 30_000
+    # tansu answers a fetch only when this wait is over, even with data ready; Kafka answers as soon as
+    # fetch_min_bytes are there. Small = low latency on both, at the cost of more idle fetch requests.
+    kafka_fetch_max_wait_ms: int = 20
 
     # Ledger
     ledger_id: str = "taijiao"

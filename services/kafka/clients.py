@@ -34,6 +34,7 @@ def consumer(settings: Settings, *topics: str, **overrides: Any) -> AIOKafkaCons
         "max_partition_fetch_bytes": MAX_MESSAGE_BYTES,
         "fetch_max_bytes": 4 * MAX_MESSAGE_BYTES,
         "request_timeout_ms": settings.kafka_request_timeout_ms,
+        "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
         "session_timeout_ms": 10_000,
         "heartbeat_interval_ms": 1_000,
     }

@@ -11,7 +11,7 @@ from typing import Any
 
 import schemas
 from chain_anchor.errors import BadSignature, EventSignatureError, UnknownKey
-from chain_anchor.events import leaf_bytes, verify_event
+from chain_anchor.events import verify_prevalidated_event
 from services.registry import Participant, Registry
 from services.validator.reasons import Reason
 
@@ -75,7 +75,7 @@ class Checker:
             return Reject(Reason.REVOKED_KEY, f"key {event.sigkeyid} of {participant.id} was revoked",
                           event_id=event.id)
         try:
-            verify_event(event.envelope, participant.keys)
+            leaf = verify_prevalidated_event(event.envelope, participant.keys)  # schemas.validate: no floats
         except UnknownKey:
             return Reject(Reason.UNKNOWN_KEY, f"key {event.sigkeyid} is not a key of {participant.id}",
                           event_id=event.id)
@@ -91,7 +91,7 @@ class Checker:
             if not owns(participant, entry.owner_kind, value):
                 return Reject(Reason.NOT_OWNER, f"{participant.id} may not publish {event.name} for"
                               f" {entry.owner_field}={value!r}", event_id=event.id)
-        return Accept(event, leaf_bytes(event.envelope))
+        return Accept(event, leaf)
 
 
 def _schema_reject(e: schemas.SchemaError) -> Reject:

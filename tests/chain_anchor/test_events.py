@@ -8,10 +8,18 @@ from types import MappingProxyType
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chain_anchor.canonical import canonicalize
 from chain_anchor.errors import BadSignature, EventSignatureError, FloatNotAllowed, UnknownKey
-from chain_anchor.events import event_signing_bytes, leaf_bytes, sign_event, verify_event
+from chain_anchor.events import (
+    event_signing_bytes,
+    leaf_bytes,
+    sign_event,
+    verify_event,
+    verify_prevalidated_event,
+)
 from chain_anchor.hashing import TAG_EVENT
 from chain_anchor.keys import KeyRing, Signer
 
@@ -153,3 +161,46 @@ def test_floats_cannot_be_signed_or_verified() -> None:
     signed["data"]["ash_pct"] = 9.85
     with pytest.raises(FloatNotAllowed):
         verify_event(signed, RING)
+
+
+# --- the validators' one-pass verification ------------------------------------------------------------
+
+_json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**53) + 1, 2**53 - 1), st.text(max_size=8))
+_json = st.recursive(_json_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.text(st.characters(max_codepoint=0xD7FF), max_size=6), inner,
+                                                 max_size=3)), max_leaves=8)
+_keys = st.text(st.characters(max_codepoint=0xD7FF), min_size=1, max_size=12).filter(
+    lambda k: k not in ("signature", "sigkeyid"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_keys, _json, max_size=6))
+def test_prevalidated_verification_returns_exactly_the_leaf_bytes(extra: dict[str, Any]) -> None:
+    envelope = {**extra, **{k: v for k, v in _envelope().items() if k in ("id", "type")}}
+    signed = sign_event(envelope, MINE)
+    assert verify_prevalidated_event(signed, RING) == leaf_bytes(signed)
+
+
+@pytest.mark.parametrize("envelope", [
+    {},  # nothing but the signature attributes
+    {"a": 1},  # every key sorts before them
+    {"source": "s", "type": "t"},  # every key sorts after them
+    {"data": {"source": "x"}, "source": "s", "subject": "x,\"source\":"},  # decoys before and inside strings
+    {"id": "1", "zz": {"nested": [1, {"source": 2}]}, "source": "s"},  # a container after: encoded twice
+    {"id": "1", "sigl": "between sigkeyid and signature", "source": "s"},  # not adjacent: encoded twice
+])
+def test_prevalidated_verification_splices_at_the_sorted_place(envelope: dict[str, Any]) -> None:
+    signed = sign_event(envelope, MINE)
+    assert verify_prevalidated_event(signed, RING) == leaf_bytes(signed) == canonicalize(signed)
+
+
+def test_prevalidated_verification_rejects_like_verify_event() -> None:
+    signed = sign_event(_envelope(), MINE)
+    with pytest.raises(BadSignature):
+        verify_prevalidated_event({**signed, "subject": "other"}, RING)
+    with pytest.raises(UnknownKey):
+        verify_prevalidated_event(sign_event(_envelope(), STRANGER), RING)
+    with pytest.raises(EventSignatureError):
+        verify_prevalidated_event({**signed, "sigkeyid": "nope"}, RING)
+    with pytest.raises(EventSignatureError):
+        verify_prevalidated_event({**signed, "signature": "A" * 86}, RING)
