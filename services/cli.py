@@ -70,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(command if command in COMMANDS else None).parse_args(argv)
     setup_logging(args.verbose + 1)
     settings = Settings()
+    if args.command != "up":  # `up` starts the embedded servers when these are empty
+        settings = settings.with_embedded_defaults()
     module, _ = COMMANDS[args.command]
     mod = importlib.import_module(module)
     run = _own(mod, f"run_{args.command}") or mod.run

@@ -57,6 +57,16 @@ class Settings(BaseSettings):
     def is_development(self) -> bool:
         return self.environment == "development"
 
+    def with_embedded_defaults(self) -> Settings:
+        """Fill an empty broker or database address with where `coalchain up` runs its embedded ones, so
+        ``coalchain status``/``verify``/... work beside a running ``coalchain up`` without any setting."""
+        update: dict[str, str] = {}
+        if not self.kafka_bootstrap_servers:
+            update["kafka_bootstrap_servers"] = f"127.0.0.1:{self.kafka_port}"
+        if not self.database_url:
+            update["database_url"] = f"postgresql://postgres:@/postgres?host={self.home.resolve() / 'pgdata'}"
+        return self.model_copy(update=update) if update else self
+
     def topic(self, name: str) -> str:
         """The broker-side name of a logical topic name (adds the test prefix, if any)."""
         return f"{self.kafka_topic_prefix}{name}"

@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from services import devstack, health
@@ -104,7 +105,11 @@ def service_plan(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
         plan.append(("views", ["views"]))
     plan.append(("api", ["api"]))
     if args.demo and "simulate" in COMMANDS:
-        plan.append(("simulator", ["simulate", "--seed", str(args.seed), "--realtime",
+        # start the simulated world three days ago and send those days at once: trains are on the line and
+        # deliveries are being confirmed from the first minute
+        start = datetime.now(UTC) - timedelta(seconds=3 * 86_400 / args.time_compression)
+        plan.append(("simulator", ["simulate", "--seed", str(args.seed), "--realtime", "--catch-up",
+                                   "--start", start.strftime("%Y-%m-%dT%H:%M:%SZ"),
                                    "--time-compression", str(args.time_compression)]))
     return plan
 
@@ -159,8 +164,6 @@ def ensure_development_genesis(settings: Settings, seed: int) -> None:
     path = settings.genesis_file or settings.home / "genesis.json"
     if path.exists() or not settings.is_development():
         return
-    from datetime import UTC, datetime
-
     from services.simulator import genesis, write_genesis, write_keys
 
     write_genesis(path, genesis(seed, created=datetime.now(UTC), ledger_id=settings.ledger_id))

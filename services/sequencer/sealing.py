@@ -82,9 +82,15 @@ def parse_event_time(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-def sealed_at(times: list[str]) -> str:
-    """Latest event time in the block, normalised to RFC 3339 UTC with a Z."""
+def sealed_at(times: list[str], previous: datetime | None = None) -> str:
+    """The block's time: its latest event time, never before the previous block's, as RFC 3339 UTC.
+
+    Derived from the events, not read from a clock, so re-sealing the same topic gives the same bytes;
+    never decreasing, because validators running in parallel can hand the sequencer events out of time
+    order."""
     latest = max(parse_event_time(t) for t in times)
+    if previous is not None and previous > latest:
+        latest = previous
     return latest.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if latest.microsecond else latest.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -138,7 +144,8 @@ class BlockSealer:
             prev_hash=self.head.header_hash if self.head else GENESIS_PREV_HASH,
             compact_range=compact, leaf_hashes=hashes, source_topic=self._source_topic, source_partition=0,
             first_offset=batch[0].offset, last_offset=batch[-1].offset,
-            sealed_at=sealed_at([h.time for _, h in fresh]), signer=self._signer,
+            sealed_at=sealed_at([h.time for _, h in fresh], self.head.sealed_at if self.head else None),
+            signer=self._signer,
         )
         row = BlockRow(
             height=height, header=header_bytes(header), header_hash=header_hash(header),

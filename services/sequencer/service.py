@@ -92,10 +92,17 @@ class Sequencer:
             await self._republish_missing(store, producer)
             tp = TopicPartition(self.topics.accepted, 0)
             consumer.assign([tp])
-            if sealer.next_offset is None:
+            start = sealer.next_offset
+            end = await self._end_offset(tp)
+            if start is not None and start > end:
+                log.warning("the accepted topic ends at offset %d but the ledger consumed up to %d: the broker"
+                            " lost its data (e.g. a tansu restart); reading the topic from its beginning",
+                            end, start - 1)
+                start = None
+            if start is None:
                 await consumer.seek_to_beginning(tp)
             else:
-                consumer.seek(tp, sealer.next_offset)
+                consumer.seek(tp, start)
             await self._loop(sealer, consumer, producer, tp, stop)
         finally:
             await consumer.stop()
@@ -187,17 +194,27 @@ class Sequencer:
         if head.height > last:
             log.warning("republished blocks %d..%d missing from %s", last + 1, head.height, self.topics.blocks)
 
-    async def _last_published_height(self) -> int:
+    async def _end_offset(self, tp: TopicPartition) -> int:
+        """The partition's high watermark, read from a fetch (tansu's ListOffsets under-reports)."""
         consumer = clients.consumer(self.settings)
         await consumer.start()
         try:
-            tp = TopicPartition(self.topics.blocks, 0)
             consumer.assign([tp])
             await consumer.seek_to_beginning(tp)
             await consumer.getmany(tp, timeout_ms=1000, max_records=1)
-            end = consumer.highwater(tp)
-            if not end:
-                return -1
+            return consumer.highwater(tp) or 0
+        finally:
+            await consumer.stop()
+
+    async def _last_published_height(self) -> int:
+        tp = TopicPartition(self.topics.blocks, 0)
+        end = await self._end_offset(tp)
+        if not end:
+            return -1
+        consumer = clients.consumer(self.settings)
+        await consumer.start()
+        try:
+            consumer.assign([tp])
             consumer.seek(tp, end - 1)
             records = (await consumer.getmany(tp, timeout_ms=5000, max_records=1)).get(tp, [])
             return int(records[-1].key) if records and records[-1].key else -1

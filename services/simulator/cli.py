@@ -44,6 +44,8 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
                    help="events per second; 0 = as fast as possible (default)")
     p.add_argument("--realtime", action="store_true",
                    help="release each event when the wall clock has advanced as far as event time (overrides --rate)")
+    p.add_argument("--catch-up", action="store_true",
+                   help="with --realtime and a --start in the past: send the past at once, then go live")
     p.add_argument("--count", type=int, default=None, help="stop after this many events (0: only write files)")
     p.add_argument("--duration-s", type=float, default=None, help="stop after this many seconds of wall time")
     p.add_argument("--out", default=None, metavar="-|FILE",
@@ -75,7 +77,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     events = simulate(SimConfig(seed=args.seed, start=start, time_compression=args.time_compression))
     bounds = Bounds(count=args.count, duration_s=args.duration_s)
-    pacer = Pacer(rate_per_s=args.rate, realtime=args.realtime)
+    pacer = Pacer(rate_per_s=args.rate, realtime=args.realtime,
+                  anchor=datetime.now(UTC) if args.catch_up else None)
     if args.out is not None:
         return _to_file(args.out, events, bounds, pacer)
     return _to_kafka(settings, events, bounds, pacer)

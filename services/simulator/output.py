@@ -29,6 +29,9 @@ class Pacer:
     rate_per_s: float = 0.0
     realtime: bool = False
     clock: Callable[[], float] = time.monotonic
+    anchor: datetime | None = None
+    """Realtime only: the event time that corresponds to the pacer's start (default: the first event's).
+    Anchored at the wall clock, events already in the past go out at once, then the stream is live."""
     _t0: float | None = field(default=None, init=False)
     _first: datetime | None = field(default=None, init=False)
 
@@ -47,7 +50,7 @@ class Pacer:
         if self.realtime:
             t = datetime.fromisoformat(event_time)
             if self._first is None:
-                self._first = t
+                self._first = self.anchor or t
             due = (t - self._first).total_seconds()
         elif self.rate_per_s > 0:
             due = index / self.rate_per_s

@@ -164,3 +164,33 @@ async def test_edit_behind_the_triggers_is_found_at_its_height(
     assert report.first_bad is not None
     assert report.first_bad.height == height == 1
     assert "leaf" in report.first_bad.reason or "root" in report.first_bad.reason
+
+
+async def test_a_broker_that_lost_its_topics_is_read_from_the_beginning(
+    sealed: Settings, make_database: Callable[[str], Awaitable[str]]
+) -> None:
+    """tansu keeps nothing across a restart: the ledger (PostgreSQL) has consumed offsets the new, empty
+    accepted topic does not reach. The sequencer must notice and read the new topic from its start."""
+    from services.kafka.topics import ensure_topics
+
+    size = await tree_size(sealed.database_url)
+    fresh_broker = sealed.model_copy(update={"kafka_topic_prefix": sealed.kafka_topic_prefix + "after-restart."})
+    await ensure_topics(fresh_broker)
+    more = [envelope(MINE, "mine-a", n) for n in range(100_000, 100_010)]
+    await produce_accepted(fresh_broker, Topics.from_settings(fresh_broker).accepted, more)
+    async with running(Sequencer(fresh_broker).run):
+        await wait_until(lambda: _size_is(sealed.database_url, size + 10), what="sealing from the new topic")
+    blocks = await read_topic(fresh_broker, Topics.from_settings(fresh_broker).blocks)
+    heights = sorted(int(r.key) for r in blocks)
+    assert heights == list(range(heights[-1] + 1))  # all republished to the empty blocks topic, then the new
+
+
+def test_block_time_is_the_latest_event_time_and_never_goes_back() -> None:
+    from datetime import datetime
+
+    from services.sequencer.sealing import sealed_at
+
+    times = ["2026-03-02T08:00:00Z", "2026-03-02T09:30:00.250Z", "2026-03-02T07:00:00Z"]
+    assert sealed_at(times) == "2026-03-02T09:30:00.250000Z"
+    later = datetime.fromisoformat("2026-03-02T10:00:00Z")
+    assert sealed_at(times, later) == "2026-03-02T10:00:00Z"

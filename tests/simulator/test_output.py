@@ -107,6 +107,15 @@ def test_pacer_in_real_time_follows_event_time() -> None:
     assert clock.slept == pytest.approx([2.5, 1.5])
 
 
+def test_pacer_anchored_at_the_wall_clock_sends_the_past_at_once_then_goes_live() -> None:
+    clock = FakeClock()
+    times = ["2025-03-01T00:00:00Z", "2025-03-01T00:00:05Z", "2025-03-01T00:00:12Z", "2025-03-01T00:00:13Z"]
+    anchor = datetime(2025, 3, 1, 0, 0, 10, tzinfo=UTC)
+    write_jsonl(_events(times), io.BytesIO(), pacer=Pacer(realtime=True, clock=clock, anchor=anchor),
+                sleep=clock.sleep)
+    assert clock.slept == pytest.approx([2.0, 1.0])
+
+
 def test_as_fast_as_possible_never_sleeps_and_duration_bounds_the_run() -> None:
     clock = FakeClock()
     events = iter(_events(["2025-03-01T00:00:00Z"] * 1000))
