@@ -29,10 +29,9 @@ from bench.common import PeakRss, vm_hwm_bytes
 from bench.servicemain import needs_shim
 from services import devstack
 from services.config import Settings
-from services.db import with_database
 from services.kafka.topics import Topics, ensure_topics
 from services.keyfiles import sequencer_signer
-from services.store.migrate import migrate
+from services.store.migrate import create_database
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -180,14 +179,8 @@ async def stack(scenario: str, *, with_broker: bool = True, **settings_overrides
     created = keep = False
     try:
         pg_version = str(await conn.fetchval("SHOW server_version"))
-        await conn.execute(f'CREATE DATABASE "{database}"')
+        url = await create_database(admin, database)
         created = True
-        url = with_database(admin, database)
-        db = await asyncpg.connect(url)
-        try:
-            await migrate(db)
-        finally:
-            await db.close()
         settings = Settings(
             DATABASE_URL=url, kafka_bootstrap_servers=broker.bootstrap_servers,
             kafka_topic_prefix=f"b{uuid.uuid4().hex[:6]}.", home=home, genesis_file=home / "genesis.json",

@@ -18,9 +18,8 @@ import pytest
 
 from services import devstack
 from services.config import Settings
-from services.db import with_database
 from services.kafka.topics import ensure_topics
-from services.store.migrate import migrate
+from services.store.migrate import create_database, drop_database
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -63,19 +62,11 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devstack.Broker
 async def database_url(pg_admin_url: str, request: pytest.FixtureRequest) -> AsyncIterator[str]:
     """A fresh, migrated database for this test module, dropped afterwards."""
     name = f"cc_{request.module.__name__.rsplit('.', 1)[-1][:30]}_{uuid.uuid4().hex[:8]}".lower()
-    admin = await asyncpg.connect(pg_admin_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = with_database(pg_admin_url, name)
-    conn = await asyncpg.connect(url)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
+    url = await create_database(pg_admin_url, name)
     try:
         yield url
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        await drop_database(pg_admin_url, name)
 
 
 @pytest.fixture(scope="module")
@@ -97,24 +88,14 @@ async def settings(
 @pytest.fixture(scope="module")
 async def make_database(pg_admin_url: str) -> AsyncIterator[Callable[[str], Awaitable[str]]]:
     """Factory for extra fresh, migrated databases in this module (a replica's, a re-seal's...)."""
-    admin = await asyncpg.connect(pg_admin_url)
     made: list[str] = []
 
     async def make(label: str) -> str:
-        name = f"cc_{label}_{uuid.uuid4().hex[:8]}"
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        made.append(name)
-        url = with_database(pg_admin_url, name)
-        conn = await asyncpg.connect(url)
-        try:
-            await migrate(conn)
-        finally:
-            await conn.close()
-        return url
+        made.append(f"cc_{label}_{uuid.uuid4().hex[:8]}")
+        return await create_database(pg_admin_url, made[-1])
 
     try:
         yield make
     finally:
         for name in made:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+            await drop_database(pg_admin_url, name)

@@ -60,3 +60,30 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
         return applied
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_ID)
+
+
+async def create_database(admin_url: str, name: str) -> str:
+    """Create database ``name`` on the server of ``admin_url``, migrate it, return its URL."""
+    from services.db import with_database
+
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = with_database(admin_url, name)
+    conn = await asyncpg.connect(url)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    return url
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    """Drop database ``name`` (closing its sessions) if it exists."""
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()

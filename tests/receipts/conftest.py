@@ -20,12 +20,11 @@ import pytest
 
 from services import devstack
 from services.config import Settings
-from services.db import with_database
 from services.kafka.topics import Topics, ensure_topics
 from services.keyfiles import sequencer_signer
 from services.registry import from_genesis
 from services.sequencer.service import Sequencer
-from services.store.migrate import migrate
+from services.store.migrate import create_database, drop_database
 from services.trust import trust_json
 from services.validator.worker import Validator
 from tests.pipeline.helpers import api_server, read_topic, running
@@ -87,14 +86,7 @@ async def receipts_settings(pg_admin_url: str, broker: devstack.Broker,
     """One database and one topic prefix for the whole package: its modules share one pipeline, because a
     second Validator joining the same consumer group would wait out the first one's session."""
     name = f"cc_receipts_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(pg_admin_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = with_database(pg_admin_url, name)
-    conn = await asyncpg.connect(url)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
+    url = await create_database(pg_admin_url, name)
     s = Settings(DATABASE_URL=url, kafka_bootstrap_servers=broker.bootstrap_servers,
                  kafka_topic_prefix=f"t{uuid.uuid4().hex[:8]}.", home=Path(tmp_path_factory.mktemp("home")),
                  batch_timeout_ms=50)
@@ -102,8 +94,7 @@ async def receipts_settings(pg_admin_url: str, broker: devstack.Broker,
     try:
         yield s
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        await drop_database(pg_admin_url, name)
 
 
 @pytest.fixture(scope="package")
