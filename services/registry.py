@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -88,12 +88,3 @@ def from_genesis(doc: Mapping[str, Any]) -> Registry:
 
 def load_genesis(path: Path) -> Registry:
     return from_genesis(json.loads(path.read_text(encoding="utf-8")))
-
-
-def participants_json(participants: Iterable[Participant]) -> list[dict[str, Any]]:
-    return [
-        {"id": p.id, "name": p.name, "roles": sorted(p.roles), "mines": sorted(p.mines),
-         "stations": sorted(p.stations),
-         "keys": [{"key_id": kid, "public_key": base64.b64encode(raw).decode()} for kid, raw in p.keys.items()]}
-        for p in participants
-    ]
