@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     api_port: int = 8000
     dispatcher_tokens: str = "dev-dispatcher-token"  # comma separated bearer tokens for /v1/views/*
 
+    # Receipts: loaded vs unloaded net weight differences beyond this are marked in bundles (two decimals, %)
+    receipt_weight_tolerance_pct: str = Field("1.00", pattern=r"^(?:[1-9]?[0-9]\.[0-9]{2}|100\.00)$")
+
     # Views (faust)
     views_web_enabled: bool = False
     views_web_host: str = "127.0.0.1"

@@ -194,3 +194,30 @@ def test_block_time_is_the_latest_event_time_and_never_goes_back() -> None:
     assert sealed_at(times) == "2026-03-02T09:30:00.250000Z"
     later = datetime.fromisoformat("2026-03-02T10:00:00Z")
     assert sealed_at(times, later) == "2026-03-02T10:00:00Z"
+
+
+async def test_replica_halts_on_a_tampered_block_and_stores_nothing_after_it(
+    sealed: Settings, make_database: Callable[[str], Awaitable[str]]
+) -> None:
+    from services.kafka import clients
+    from services.kafka.topics import ensure_topics
+    from services.replica.service import ReplicaHalted
+
+    source = await read_topic(sealed, Topics.from_settings(sealed).blocks)
+    by_height = {int(r.key): r.value for r in source}
+    forged = json.loads(by_height[1])
+    forged["events"][3]["data"]["n"] += 1  # one event changed, its block header and signatures left as they were
+    feed = sealed.model_copy(update={"kafka_topic_prefix": sealed.kafka_topic_prefix + "forged.",
+                                     "database_url": await make_database("forged_replica")})
+    await ensure_topics(feed)
+    producer = clients.producer(feed)
+    await producer.start()
+    try:
+        for height, value in ((0, by_height[0]), (1, json.dumps(forged).encode()), (2, by_height[2])):
+            await producer.send_and_wait(Topics.from_settings(feed).blocks, value, key=str(height).encode())
+    finally:
+        await producer.stop()
+    stop = asyncio.Event()
+    with pytest.raises(ReplicaHalted, match="block 1: block_root"):
+        await asyncio.wait_for(Replica(feed, checker(sealed)).run(stop), 30)
+    assert len(await headers(feed.database_url)) == 1  # block 0 only

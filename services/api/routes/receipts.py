@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from schemas.units import hundredths
 from services.api.deps import SettingsDep, StoreDep
+from services.config import Settings
 from services.receipts.bundle import build_bundle
 from services.receipts.discrepancy import Tolerances
 from services.receipts.errors import ShipmentNotFound
@@ -28,9 +29,9 @@ _PARTICIPANT = re.compile(r"[a-z][a-z0-9-]{2,47}")
 _PCT = re.compile(r"(?:[1-9]?[0-9]\.[0-9]{2}|100\.00)")
 
 
-def _tolerances(weight_tolerance_pct: str | None) -> Tolerances:
+def _tolerances(weight_tolerance_pct: str | None, settings: Settings) -> Tolerances:
     if weight_tolerance_pct is None:
-        return Tolerances()
+        weight_tolerance_pct = settings.receipt_weight_tolerance_pct
     if not _PCT.fullmatch(weight_tolerance_pct):
         raise HTTPException(422, "weight_tolerance_pct: a two-decimal percentage such as '1.00'")
     return Tolerances(weight_bp=hundredths(weight_tolerance_pct))
@@ -42,6 +43,7 @@ _WEIGHT_TOLERANCE = Query(None, description="weight tolerance for the discrepanc
 @router.get("/pending")
 async def pending(
     store: StoreDep,
+    settings: SettingsDep,
     buyer: str = Query(..., description="the buyer's participant id"),
     limit: int = Query(500, ge=1, le=5000),
     weight_tolerance_pct: str | None = _WEIGHT_TOLERANCE,
@@ -49,7 +51,7 @@ async def pending(
     """Delivered shipments of ``buyer`` (unloading sealed) with no sealed confirmation or dispute yet."""
     if not _PARTICIPANT.fullmatch(buyer):
         raise HTTPException(422, f"buyer: {buyer!r} is not a participant id")
-    tolerances = _tolerances(weight_tolerance_pct)
+    tolerances = _tolerances(weight_tolerance_pct, settings)
     try:
         with unavailable_as_store_error():
             head = await store.head()
@@ -71,7 +73,7 @@ async def bundle(
     """The receipt bundle of a shipment: everything needed to verify its receipt offline."""
     try:
         return await build_bundle(store, shipment_id, ledger_id=settings.ledger_id,
-                                  tolerances=_tolerances(weight_tolerance_pct), tree_size=tree_size)
+                                  tolerances=_tolerances(weight_tolerance_pct, settings), tree_size=tree_size)
     except ShipmentNotFound as e:
         raise HTTPException(404, str(e)) from None
     except StoreUnavailable as e:
