@@ -17,6 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.receipts.discrepancy import Tolerances, weight_marks
 from services.views.entities import Entity, Lot, Offer, Order, Request, Section, Shipment, Train
 from services.views.model import Line, Ref, days
 
@@ -89,6 +90,11 @@ def _shipment(c: Contribution, shipment_id: str, s: Entity, line: Line) -> None:
         c.add(order, confirmed_kg=s.accepted_kg)
     if order and s.receipt == "disputed":
         c.add(order, disputed_kg=s.measured_kg, disputes=1)
+    if order and s.unloaded_day is not None and s.loaded_kg:
+        # the same marks (and default tolerance) as receipt bundles: services/receipts/discrepancy.py
+        marks = weight_marks(s.loaded_kg, s.unloaded_kg, s.accepted_kg if s.receipt else None, Tolerances())
+        if marks:
+            c.add(order, weight_discrepancies=1)
     for train_id in s.trains:
         c.add(("trains", (train_id,)), loaded_kg=s.loaded_kg, shipments_loaded=1 if s.loaded_day else 0)
     if s.ever_disputed:

@@ -64,7 +64,7 @@ VIEWS: dict[str, ViewSpec] = {
     "lots": ViewSpec("views_lots", ("lot_id",), ()),
     "demand": ViewSpec("views_orders", ("order_id",), (
         "wagons_requested", "wagons_allocated", "shipments", "loaded_kg", "in_transit_kg", "delivered_kg",
-        "confirmed_kg", "disputed_kg", "disputes", "truck_kg")),
+        "confirmed_kg", "disputed_kg", "disputes", "truck_kg", "weight_discrepancies")),
     "gaps": ViewSpec("views_gaps", ("destination", "product", "day"),
                      ("demand_kg", "supply_kg", "capacity_kg", "requested_kg")),
     "trains": ViewSpec("views_trains", ("train_id",), ("loaded_kg", "shipments_loaded")),
