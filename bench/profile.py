@@ -12,6 +12,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,9 @@ _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*)\)$")
 
 
 def py_spy() -> str | None:
-    return shutil.which("py-spy")
+    """py-spy beside this interpreter (the project's virtualenv, not necessarily on PATH), else on PATH."""
+    beside = Path(sys.executable).parent / "py-spy"
+    return str(beside) if beside.exists() else shutil.which("py-spy")
 
 
 @dataclass
