@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord
 
 import schemas
@@ -32,7 +34,8 @@ from services.validator.rules import LedgerRules
 log = logging.getLogger(__name__)
 
 GROUP_ID = "coalchain-validators"
-REGISTRY_PREFIX = "cn.taijiao.coal.registry."
+REGISTRY_TYPES = [t.type for t in schemas.catalogue() if t.area == "registry"]
+REGISTRY_REFRESH_S = 1.0
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 
 
@@ -52,6 +55,24 @@ class SeenIds:
             self._ids.popitem(last=False)
 
 
+@dataclass(frozen=True)
+class InFlight:
+    """A batch whose outcomes were sent: its offsets are committed only once the broker acked them all, so a
+    crash re-reads it (at-least-once). Committing one batch late lets the acks overlap the next batch's work."""
+
+    acks: list[asyncio.Future[object]]
+    offsets: dict[TopicPartition, int]
+
+    async def commit(self, consumer: AIOKafkaConsumer) -> None:
+        await asyncio.gather(*self.acks)
+        if not self.offsets:
+            return
+        try:
+            await consumer.commit(self.offsets)
+        except (CommitFailedError, IllegalStateError) as e:  # partitions moved to another validator meanwhile
+            log.warning("offsets not committed (%s); the new owner re-validates, duplicates are dropped", e)
+
+
 @dataclass
 class Stats:
     accepted: int = 0
@@ -68,6 +89,7 @@ class Validator:
         self.rules = LedgerRules()
         self.seen = SeenIds()
         self.stats = Stats()
+        self._registry_due = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
         pool = await db.create_pool(self.settings, min_size=1, max_size=2)
@@ -79,23 +101,32 @@ class Validator:
         await consumer.start()
         try:
             await self.refresh_registry(store)
+            in_flight: InFlight | None = None
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=2000)
                 records = [r for rs in batches.values() for r in rs]
-                if records:
-                    await self.process(store, producer, records)
-                    await consumer.commit()
-                await self.refresh_registry(store)
+                sent = await self.process(store, producer, records) if records else None
+                # the previous batch's acks have arrived meanwhile (or we wait for them now): commit it
+                if in_flight is not None:
+                    await in_flight.commit(consumer)
+                in_flight = InFlight(sent, {tp: rs[-1].offset + 1 for tp, rs in batches.items() if rs}) \
+                    if sent is not None else None
+                if time.monotonic() >= self._registry_due:
+                    await self.refresh_registry(store)
+            if in_flight is not None:
+                await in_flight.commit(consumer)
         finally:
             await consumer.stop()
             await producer.stop()
             await pool.close()
 
     async def refresh_registry(self, store: LedgerStore) -> None:
-        """Fold registry events sealed since the last call (cheap: indexed by type)."""
+        """Fold registry events sealed since the last call: an index range scan on (type, leaf_index) per
+        registry type (exact types, not LIKE: a parameterised LIKE cannot use the index)."""
+        self._registry_due = time.monotonic() + REGISTRY_REFRESH_S
         rows = await store.pool.fetch(
-            "SELECT leaf_index, leaf FROM ledger_events WHERE type LIKE $1 AND leaf_index > $2 ORDER BY leaf_index",
-            REGISTRY_PREFIX + "%", self.registry.applied_leaf_index,
+            "SELECT leaf_index, leaf FROM ledger_events WHERE type = ANY($1::text[]) AND leaf_index > $2"
+            " ORDER BY leaf_index", REGISTRY_TYPES, self.registry.applied_leaf_index,
         )
         for r in rows:
             event = schemas.validate(bytes(r["leaf"]))
@@ -103,7 +134,9 @@ class Validator:
             self.registry.applied_leaf_index = r["leaf_index"]
             log.info("registry: applied %s from leaf %d", event.name, r["leaf_index"])
 
-    async def process(self, store: LedgerStore, producer: AIOKafkaProducer, records: list[Record]) -> None:
+    async def process(self, store: LedgerStore, producer: AIOKafkaProducer,
+                      records: list[Record]) -> list[asyncio.Future[object]]:
+        """Check ``records`` and send each outcome; return the broker acknowledgements to wait for."""
         checked = [self.checker.check(r.value or b"") for r in records]
         decisions = await self.rules.apply(store, await self._replays(store, records, checked))
         futures = []
@@ -111,7 +144,7 @@ class Validator:
             if decision is None:
                 continue
             futures.append(await self._send(producer, record, decision))
-        await asyncio.gather(*futures)
+        return futures
 
     async def _replays(self, store: LedgerStore, records: list[Record],
                        decisions: list[Decision]) -> list[Decision | None]:
