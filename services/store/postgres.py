@@ -158,22 +158,24 @@ class LedgerStore:
         return row
 
     async def nodes(self, ids: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-        """Stored Merkle nodes by (level, index); level 0 comes from the events' leaf hashes."""
+        """Stored Merkle nodes by (level, index), in one round trip; level 0 comes from the leaf hashes."""
         ids = list(ids)
         leaves = [i for lvl, i in ids if lvl == 0]
         inner = [(lvl, i) for lvl, i in ids if lvl > 0]
-        found: dict[tuple[int, int], bytes] = {}
-        async with self._pool.acquire() as conn:
-            if leaves:
-                for r in await conn.fetch(
-                    "SELECT leaf_index, leaf_hash FROM ledger_events WHERE leaf_index = ANY($1::bigint[])", leaves
-                ):
-                    found[(0, r["leaf_index"])] = r["leaf_hash"]
-            if inner:
-                for r in await conn.fetch(
-                    "SELECT n.level, n.idx, n.hash FROM ledger_nodes n"
-                    " JOIN unnest($1::smallint[], $2::bigint[]) AS q(level, idx) USING (level, idx)",
-                    [lvl for lvl, _ in inner], [i for _, i in inner],
-                ):
-                    found[(r["level"], r["idx"])] = r["hash"]
-        return found
+        rows = await self._pool.fetch(
+            "SELECT 0::smallint AS level, leaf_index AS idx, leaf_hash AS hash FROM ledger_events"
+            " WHERE leaf_index = ANY($1::bigint[])"
+            " UNION ALL SELECT n.level, n.idx, n.hash FROM ledger_nodes n"
+            " JOIN unnest($2::smallint[], $3::bigint[]) AS q(level, idx) USING (level, idx)",
+            leaves, [lvl for lvl, _ in inner], [i for _, i in inner],
+        )
+        return {(r["level"], r["idx"]): r["hash"] for r in rows}
+
+    async def leaf_and_tree_size(self, event_id: uuid.UUID) -> tuple[int, bytes, int] | None:
+        """(leaf index, leaf hash, latest tree size) of a sealed event, in one round trip."""
+        row = await self._pool.fetchrow(
+            "SELECT e.leaf_index, e.leaf_hash,"
+            " (SELECT tree_size FROM ledger_blocks ORDER BY height DESC LIMIT 1) AS tree_size"
+            " FROM ledger_events e WHERE e.event_id = $1", event_id,
+        )
+        return (row["leaf_index"], bytes(row["leaf_hash"]), row["tree_size"]) if row else None

@@ -76,17 +76,17 @@ async def inclusion_proof(
     event_id: str,
     tree_size: int | None = Query(None, description="tree size to prove against (default: latest block)"),
 ) -> dict[str, Any]:
-    row = await store.event(_parse_id(event_id))
-    if row is None:
+    found = await store.leaf_and_tree_size(_parse_id(event_id))
+    if found is None:
         raise HTTPException(404, f"event {event_id} is not in the ledger")
-    head = await _latest(store)
-    size = head.tree_size if tree_size is None else tree_size
-    if not row["leaf_index"] < size <= head.tree_size:
-        raise HTTPException(422, f"tree_size must be in ({row['leaf_index']}, {head.tree_size}]")
-    proof, root = await proofs.inclusion(store, index=row["leaf_index"], tree_size=size)
+    index, digest, latest = found
+    size = latest if tree_size is None else tree_size
+    if not index < size <= latest:
+        raise HTTPException(422, f"tree_size must be in ({index}, {latest}]")
+    proof, root = await proofs.inclusion(store, index=index, tree_size=size)
     return {
-        "event_id": event_id, "leaf_index": row["leaf_index"], "tree_size": size,
-        "leaf_hash": bytes(row["leaf_hash"]).hex(), "root": root.hex(), "proof": [p.hex() for p in proof],
+        "event_id": event_id, "leaf_index": index, "tree_size": size,
+        "leaf_hash": digest.hex(), "root": root.hex(), "proof": [p.hex() for p in proof],
     }
 
 
