@@ -100,7 +100,7 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("validator (services/validator)", ("services/validator/",)),
     ("sequencer (services/sequencer, store)", ("services/sequencer/", "services/store/")),
 )
-_WRAPPERS = ("<frozen runpy>", "asyncio/", "services/runner.py", "services/cli.py", "bench/servicemain.py",
+_WRAPPERS = ("<frozen runpy>", "asyncio/", "services/runner.py", "services/cli.py",
              "/cli.py", "selectors.py")
 
 

@@ -26,7 +26,6 @@ from typing import Any
 import asyncpg
 
 from bench.common import PeakRss, vm_hwm_bytes
-from bench.servicemain import needs_shim
 from services import devstack
 from services.config import Settings
 from services.kafka.topics import Topics, ensure_topics
@@ -91,9 +90,8 @@ class Stack:
     def spawn(self, name: str, *argv: str) -> subprocess.Popen[bytes]:
         """Start ``coalchain <argv>`` as a child process named ``name``."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        main = "bench.servicemain" if needs_shim(argv[0]) else "services.cli"
         with open(self.log_dir / f"{name}.log", "ab") as out:
-            proc = subprocess.Popen([sys.executable, "-m", main, *argv], env=self.child_env(),
+            proc = subprocess.Popen([sys.executable, "-m", "services.cli", *argv], env=self.child_env(),
                                     cwd=Path(__file__).resolve().parents[1],
                                     stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self.children[name] = proc
