@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from chain_anchor.keys import KeyRing, key_id
+from services.store.postgres import LedgerStore
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,36 @@ class Registry:
         elif name == "KeyRevoked" and pid in self.participants:
             p = self.participants[pid]
             self.participants[pid] = replace(p, revoked=p.revoked | {str(data["key_id"])})
+
+
+async def fold_sealed_registry_events(registry: Registry, store: LedgerStore) -> int:
+    """Fold the registry events sealed after ``registry.applied_leaf_index``; return how many.
+
+    One index range scan on (type, leaf_index) per registry type: exact types, not a LIKE pattern (a
+    parameterised LIKE cannot use the index and would scan the ledger)."""
+    import schemas
+
+    types = [t.type for t in schemas.catalogue() if t.area == "registry"]
+    rows = await store.pool.fetch(
+        "SELECT leaf_index, leaf FROM ledger_events WHERE type = ANY($1::text[]) AND leaf_index > $2"
+        " ORDER BY leaf_index", types, registry.applied_leaf_index,
+    )
+    for r in rows:
+        event = schemas.validate(bytes(r["leaf"]))
+        registry.apply(event.type, event.envelope["data"])
+        registry.applied_leaf_index = r["leaf_index"]
+        log.info("registry: applied %s from leaf %d", event.name, r["leaf_index"])
+    return len(rows)
+
+
+def participants_json(registry: Registry) -> list[dict[str, Any]]:
+    """The registry's participants in the genesis format (every key ever registered, revoked ones listed)."""
+    return [
+        {"id": p.id, "name": p.name, "roles": sorted(p.roles), "mines": sorted(p.mines),
+         "stations": sorted(p.stations), "revoked": sorted(p.revoked),
+         "keys": [{"key_id": kid, "public_key": base64.b64encode(raw).decode()} for kid, raw in p.keys.items()]}
+        for p in registry.participants.values()
+    ]
 
 
 def _public_key(value: str) -> bytes:

@@ -20,12 +20,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord
 
-import schemas
 from services import db
 from services.config import Settings
 from services.kafka import clients
 from services.kafka.topics import Topics
-from services.registry import Registry, load_genesis
+from services.registry import Registry, fold_sealed_registry_events, load_genesis
 from services.store.postgres import LedgerStore
 from services.validator.checks import Accept, Checker, Decision, Reject
 from services.validator.reasons import Reason
@@ -34,8 +33,8 @@ from services.validator.rules import LedgerRules
 log = logging.getLogger(__name__)
 
 GROUP_ID = "coalchain-validators"
-REGISTRY_TYPES = [t.type for t in schemas.catalogue() if t.area == "registry"]
 REGISTRY_REFRESH_S = 1.0
+REGISTRY_MISSES = (Reason.UNKNOWN_PARTICIPANT, Reason.UNKNOWN_KEY)
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 
 
@@ -120,24 +119,21 @@ class Validator:
             await producer.stop()
             await pool.close()
 
-    async def refresh_registry(self, store: LedgerStore) -> None:
+    async def refresh_registry(self, store: LedgerStore) -> int:
         """Fold registry events sealed since the last call: an index range scan on (type, leaf_index) per
         registry type (exact types, not LIKE: a parameterised LIKE cannot use the index)."""
         self._registry_due = time.monotonic() + REGISTRY_REFRESH_S
-        rows = await store.pool.fetch(
-            "SELECT leaf_index, leaf FROM ledger_events WHERE type = ANY($1::text[]) AND leaf_index > $2"
-            " ORDER BY leaf_index", REGISTRY_TYPES, self.registry.applied_leaf_index,
-        )
-        for r in rows:
-            event = schemas.validate(bytes(r["leaf"]))
-            self.registry.apply(event.type, event.envelope["data"])
-            self.registry.applied_leaf_index = r["leaf_index"]
-            log.info("registry: applied %s from leaf %d", event.name, r["leaf_index"])
+        return await fold_sealed_registry_events(self.registry, store)
 
     async def process(self, store: LedgerStore, producer: AIOKafkaProducer,
                       records: list[Record]) -> list[asyncio.Future[object]]:
         """Check ``records`` and send each outcome; return the broker acknowledgements to wait for."""
         checked = [self.checker.check(r.value or b"") for r in records]
+        # a participant or key registered moments ago: fold the newest registry events, then check again
+        missed = any(isinstance(d, Reject) and d.reason in REGISTRY_MISSES for d in checked)
+        if missed and await self.refresh_registry(store):
+            checked = [self.checker.check(r.value or b"") if isinstance(d, Reject) and d.reason in REGISTRY_MISSES
+                       else d for r, d in zip(records, checked, strict=True)]
         decisions = await self.rules.apply(store, await self._replays(store, records, checked))
         futures = []
         for record, decision in zip(records, decisions, strict=True):
