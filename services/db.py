@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from services.config import Settings
+from services.store.migrate import migrate
 
 
 async def connect(settings: Settings) -> asyncpg.Connection:
@@ -26,3 +27,12 @@ def with_database(url: str, database: str) -> str:
     base, _, query = url.partition("?")
     head, _, _ = base.rpartition("/")
     return f"{head}/{database}" + (f"?{query}" if query else "")
+
+
+async def migrate_database(settings: Settings) -> list[int]:
+    """Apply pending migrations to the configured database; return the versions applied."""
+    conn = await connect(settings)
+    try:
+        return await migrate(conn)
+    finally:
+        await conn.close()

@@ -8,7 +8,6 @@ import asyncio
 from services import db, health
 from services.config import Settings
 from services.kafka.topics import ensure_topics
-from services.store.migrate import migrate
 
 
 def configure_status_parser(p: argparse.ArgumentParser) -> None:
@@ -26,16 +25,8 @@ def configure_migrate_parser(p: argparse.ArgumentParser) -> None:
     p.set_defaults()
 
 
-async def _migrate(settings: Settings) -> list[int]:
-    conn = await db.connect(settings)
-    try:
-        return await migrate(conn)
-    finally:
-        await conn.close()
-
-
 def run_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    applied = asyncio.run(_migrate(settings))
+    applied = asyncio.run(db.migrate_database(settings))
     print(f"applied migrations: {applied or 'none (up to date)'}")
     return 0
 

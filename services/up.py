@@ -22,10 +22,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from services import devstack, health
+from services import db, devstack, health
 from services.config import Settings
 from services.kafka.topics import ensure_topics
-from services.status import _migrate
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +131,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             broker = devstack.Broker(settings.kafka_port).start(home / "logs" / "tansu.log")
             settings = settings.model_copy(update={"kafka_bootstrap_servers": broker.bootstrap_servers})
         asyncio.run(ensure_topics(settings))
-        asyncio.run(_migrate(settings))
+        asyncio.run(db.migrate_database(settings))
         ensure_development_genesis(settings, args.seed)
         env = {**os.environ, "DATABASE_URL": settings.database_url,
                "COALCHAIN_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,

@@ -11,7 +11,6 @@ from services import db
 from services.config import Settings
 from services.replica.service import Replica, ReplicaHalted
 from services.runner import run_until_signalled
-from services.store.migrate import migrate
 from services.verify import build_checker
 
 log = logging.getLogger(__name__)
@@ -23,16 +22,8 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
                    help="do not re-verify publisher signatures (faster; headers and roots are still checked)")
 
 
-async def _migrate(settings: Settings) -> None:
-    conn = await db.connect(settings)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
-
-
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    asyncio.run(_migrate(settings))
+    asyncio.run(db.migrate_database(settings))
     replica = Replica(settings, build_checker(args, settings))
     try:
         return run_until_signalled(replica.run)

@@ -114,6 +114,8 @@ class Validator:
                     await self.refresh_registry(store)
             if in_flight is not None:
                 await in_flight.commit(consumer)
+            log.info("validator stopping: %d accepted, %d rejected, %d redeliveries of sealed events dropped",
+                     self.stats.accepted, self.stats.rejected, self.stats.redelivered)
         finally:
             await consumer.stop()
             await producer.stop()
