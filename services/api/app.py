@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services import db
+from services.api import auth
 from services.api.routes import dashboard, gateway, health, ledger, receipts, views
 from services.config import Settings
 from services.kafka import clients
@@ -28,6 +29,7 @@ def create_app(settings: Settings) -> FastAPI:
             pool = await db.create_pool(settings, min_size=1, max_size=8)
             stack.push_async_callback(pool.close)
             app.state.store = LedgerStore(pool)
+            app.state.auth = auth.AuthService.from_settings(settings, app.state.store)
             producer = clients.producer(settings)
             await producer.start()
             stack.push_async_callback(producer.stop)
@@ -46,4 +48,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(views.router)
     app.include_router(dashboard.router)
     app.include_router(receipts.router)
+    app.include_router(auth.router)
     return app

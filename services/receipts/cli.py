@@ -22,7 +22,14 @@ from typing import Any
 from chain_anchor.errors import ChainAnchorError
 from schemas.units import hundredths
 from services.config import Settings
-from services.receipts.client import from_pending, newest_event_type, sign_confirmation, sign_dispute, submit
+from services.receipts.client import (
+    get_json,
+    newest_event_type,
+    sign_confirmation,
+    sign_dispute,
+    sign_in,
+    submit,
+)
 from services.receipts.discrepancy import Tolerances
 from services.receipts.errors import BundleInvalid, ReceiptError
 from services.receipts.summary import discrepancy_line, summary_lines
@@ -40,6 +47,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="receipt_command", required=True, metavar="ACTION")
     pending = sub.add_parser("pending", help="list a buyer's pending receipts")
     pending.add_argument("--buyer", required=True, help="buyer participant id")
+    _key(pending)
     _api(pending)
     pending.add_argument("--json", action="store_true", help="print the API's JSON")
 
@@ -63,6 +71,8 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     fetch = sub.add_parser("fetch", help="download the receipt bundle of a shipment")
     fetch.add_argument("shipment", help="shipment id")
     fetch.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+    fetch.add_argument("--buyer", help="the buyer who signed the receipt (or an auditor) signing in")
+    _key(fetch)
     _api(fetch)
 
     verify = sub.add_parser("verify", help="verify a receipt bundle offline against a trust file")
@@ -70,6 +80,10 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     verify.add_argument("--trust", type=Path, required=True, help="trust file (coalchain trust export)")
     verify.add_argument("--witness-quorum", type=int, default=0, help="witness cosignatures required (default 0)")
     verify.add_argument("--weight-tolerance-pct", help="also mark weights beyond this tolerance, e.g. 0.50")
+
+
+def _key(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--key", type=Path, help="the participant's private key file, to sign in to the API")
 
 
 def _api(p: argparse.ArgumentParser) -> None:
@@ -80,9 +94,23 @@ def _base(args: argparse.Namespace, settings: Settings) -> str:
     return str(args.api or f"http://{settings.api_host}:{settings.api_port}").rstrip("/")
 
 
-def _get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=30) as response:
-        return json.loads(response.read())
+def _session(args: argparse.Namespace, settings: Settings, participant: str | None) -> str | None:
+    """A session token when ``--key`` is given (signing in as ``participant``)."""
+    if args.key is None or participant is None:
+        return None
+    return sign_in(_base(args, settings), args.key, participant)
+
+
+def _http_error(e: urllib.error.HTTPError) -> str:
+    body = e.read().decode("utf-8", "replace")
+    try:
+        detail = json.loads(body).get("detail")
+    except (ValueError, AttributeError):
+        detail = None
+    text = detail if isinstance(detail, str) else body
+    if e.code == 401:
+        text += " (give --key with the participant's key file)"
+    return f"{text} (HTTP {e.code})"
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -90,15 +118,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         return action(args, settings)
     except urllib.error.HTTPError as e:
-        print(f"error: HTTP {e.code}: {e.read().decode('utf-8', 'replace')}", file=sys.stderr)
+        print(f"error: {_http_error(e)}", file=sys.stderr)
     except (OSError, ReceiptError, ChainAnchorError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
     return 2
 
 
-def _pending(args: argparse.Namespace, settings: Settings) -> int:
+def _pending_doc(args: argparse.Namespace, settings: Settings, token: str | None) -> Any:
     query = urllib.parse.urlencode({"buyer": args.buyer})
-    doc = _get(f"{_base(args, settings)}/v1/receipts/pending?{query}")
+    return get_json(f"{_base(args, settings)}/v1/receipts/pending?{query}", token)
+
+
+def _pending(args: argparse.Namespace, settings: Settings) -> int:
+    doc = _pending_doc(args, settings, _session(args, settings, args.buyer))
     if args.json:
         print(json.dumps(doc, ensure_ascii=False, indent=2))
         return 0
@@ -115,13 +147,33 @@ def _identity(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     ident = {"buyer_id": args.buyer, "shipment_id": args.shipment, "order_id": args.order, "station": args.station}
     if args.order and args.station:
         return ident
-    doc = _get(f"{_base(args, settings)}/v1/receipts/pending?{urllib.parse.urlencode({'buyer': args.buyer})}")
+    token = sign_in(_base(args, settings), args.key, args.buyer)
+    doc = _pending_doc(args, settings, token)
     match = next((p for p in doc["pending"] if p["shipment_id"] == args.shipment), None)
     if match is None:
-        raise ReceiptError(f"shipment {args.shipment} is not a pending receipt of {args.buyer}; give --order and"
-                           " --station")
-    found = from_pending(match)
-    return {k: ident[k] or found[k] for k in ident}
+        raise ReceiptError(_not_pending(args, settings, token, len(doc["pending"])))
+    found = {"order_id": match.get("order_id"),
+             "station": match.get("unloading_station") or match.get("destination_station")}
+    out = {k: ident[k] or found.get(k) for k in ident}
+    if not out["station"]:
+        raise ReceiptError(f"shipment {args.shipment} is a {match.get('transport')} shipment and its pending receipt"
+                           " names no receiving station (weigh tickets carry none): give --station <the code of"
+                           " the station where you took delivery>")
+    return out
+
+
+def _not_pending(args: argparse.Namespace, settings: Settings, token: str, pending: int) -> str:
+    """Why ``args.shipment`` is not among the buyer's pending receipts, and what to do."""
+    query = urllib.parse.urlencode({"buyer": args.buyer, "limit": 500})
+    answered = get_json(f"{_base(args, settings)}/v1/receipts/answered?{query}", token)["answered"]
+    done = next((a for a in answered if a["shipment_id"] == args.shipment), None)
+    if done is not None:
+        return (f"shipment {args.shipment} is already {done['decision']} by {args.buyer} (event {done['event_id']},"
+                f" block {done['height']}): a shipment takes one receipt; download it with `coalchain receipt fetch"
+                f" {args.shipment} --buyer {args.buyer} --key {args.key}`")
+    return (f"shipment {args.shipment} is not among the {pending} pending receipt(s) of {args.buyer}: it is not"
+            f" delivered yet, not an order of {args.buyer}, or the id is wrong; list them with `coalchain receipt"
+            f" pending --buyer {args.buyer} --key {args.key}` (to sign anyway, give --order and --station)")
 
 
 def _sign(args: argparse.Namespace, settings: Settings) -> int:
@@ -150,7 +202,8 @@ def _sign(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _fetch(args: argparse.Namespace, settings: Settings) -> int:
-    doc = _get(f"{_base(args, settings)}/v1/receipts/{urllib.parse.quote(args.shipment, safe='/')}")
+    token = _session(args, settings, args.buyer)
+    doc = get_json(f"{_base(args, settings)}/v1/receipts/{urllib.parse.quote(args.shipment, safe='/')}", token)
     text = json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
     if args.output:
         args.output.write_text(text, encoding="utf-8")

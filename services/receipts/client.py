@@ -16,6 +16,7 @@ reported here, precisely, rather than as a rejection later.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import urllib.error
@@ -34,7 +35,8 @@ from services.receipts.errors import ReceiptInputError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["from_pending", "load_signer", "newest_event_type", "sign_confirmation", "sign_dispute", "submit"]
+__all__ = ["from_pending", "get_json", "load_signer", "newest_event_type", "sign_confirmation", "sign_dispute",
+           "sign_in", "submit"]
 
 KeySource = Signer | Path | str
 
@@ -140,3 +142,31 @@ def submit(event: Mapping[str, Any], api_url: str, *, timeout_s: float = 10) -> 
         raise ReceiptInputError(f"the gateway refused the event: HTTP {e.code}: {detail}") from None
     log.info("submitted %s for validation", event.get("id"))
     return [str(x) for x in answer.get("accepted_for_validation", [])]
+
+
+def _post_json(url: str, body: Mapping[str, Any], timeout_s: float) -> Any:
+    data = json.dumps(body).encode("utf-8")
+    request = urllib.request.Request(url, data=data, method="POST", headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout_s) as response:
+        return json.loads(response.read())
+
+
+def sign_in(api_url: str, key: KeySource, participant: str, *, timeout_s: float = 10) -> str:
+    """A session token for ``participant``: sign the API's challenge with its key (``docs/api.md`` § Sign-in).
+
+    Raises ``urllib.error.HTTPError`` (404: no such participant; 401: the key is not one of its keys).
+    """
+    signer = load_signer(key)
+    base = api_url.rstrip("/")
+    challenge = _post_json(f"{base}/v1/auth/challenge", {"participant": participant}, timeout_s)
+    signature = base64.b64encode(signer.sign(str(challenge["message"]).encode("utf-8"))).decode("ascii")
+    session = _post_json(f"{base}/v1/auth/session", {"participant": participant, "challenge": challenge["challenge"],
+                                                     "key_id": signer.key_id, "signature": signature}, timeout_s)
+    return str(session["token"])
+
+
+def get_json(url: str, token: str | None = None, *, timeout_s: float = 30) -> Any:
+    """GET a JSON document, with ``Authorization: Bearer <token>`` when given."""
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout_s) as response:
+        return json.loads(response.read())

@@ -20,8 +20,8 @@ from services.store.postgres import LedgerStore
 
 log = logging.getLogger(__name__)
 
-__all__ = ["claim_receipt", "first_block_reaching", "load_order", "load_shipment", "pending_shipment_ids",
-           "unavailable_as_store_error"]
+__all__ = ["answered_receipts", "claim_receipt", "first_block_reaching", "load_order", "load_shipment",
+           "pending_shipment_ids", "unavailable_as_store_error"]
 
 _ALL = 2**62
 LOADED = "cn.taijiao.coal.transport.WagonsLoaded.v%"
@@ -114,6 +114,19 @@ async def pending_shipment_ids(store: LedgerStore, buyer_id: str) -> list[str]:
             rail = [r["subject"] for r in await conn.fetch(_PENDING_RAIL, orders)]
             truck = [r["shipment_id"] for r in await conn.fetch(_PENDING_TRUCK, orders) if r["shipment_id"]]
     return list(dict.fromkeys(rail + truck))
+
+
+_ANSWERED = f"""
+SELECT leaf_index, height, leaf FROM ledger_events
+ WHERE participant = $1 AND (type LIKE '{CONFIRMED}' OR type LIKE '{DISPUTED}')
+ ORDER BY leaf_index DESC LIMIT $2
+"""
+
+
+async def answered_receipts(store: LedgerStore, buyer_id: str, *, limit: int) -> list[LedgerEvent]:
+    """The sealed DeliveryConfirmed / DeliveryDisputed events ``buyer_id`` signed, newest first."""
+    with unavailable_as_store_error():
+        return _events(await store.pool.fetch(_ANSWERED, buyer_id, limit))
 
 
 async def claim_receipt(store: LedgerStore, *, shipment_id: str, event_id: str, participant: str,

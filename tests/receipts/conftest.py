@@ -5,6 +5,7 @@ its own shipments)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import time
@@ -28,7 +29,7 @@ from services.store.migrate import create_database, drop_database
 from services.trust import trust_json
 from services.validator.worker import Validator
 from tests.pipeline.helpers import api_server, read_topic, running
-from tests.receipts.helpers import Consortium
+from tests.receipts.helpers import AUDITOR, Consortium
 
 
 @dataclass
@@ -37,6 +38,19 @@ class Pipeline:
     consortium: Consortium
     api: httpx.AsyncClient
     url: str
+
+    async def headers(self, participant: str) -> dict[str, str]:
+        """``Authorization`` for a session of ``participant``, signed in with its key (challenge, signature)."""
+        signer = self.consortium.signer(participant)
+        challenge = (await self.api.post("/v1/auth/challenge", json={"participant": participant})).json()
+        signature = base64.b64encode(signer.sign(challenge["message"].encode("utf-8"))).decode()
+        r = await self.api.post("/v1/auth/session", json={"participant": participant, "key_id": signer.key_id,
+                                                           "challenge": challenge["challenge"], "signature": signature})
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['token']}"}
+
+    async def auditor(self) -> dict[str, str]:
+        return await self.headers(AUDITOR)
 
     def trust(self) -> dict[str, Any]:
         return trust_json(self.settings.ledger_id, [sequencer_signer(self.settings).public_key_raw],
@@ -90,6 +104,7 @@ async def receipts_settings(pg_admin_url: str, broker: devstack.Broker,
     s = Settings(DATABASE_URL=url, kafka_bootstrap_servers=broker.bootstrap_servers,
                  kafka_topic_prefix=f"t{uuid.uuid4().hex[:8]}.", home=Path(tmp_path_factory.mktemp("home")),
                  batch_timeout_ms=50)
+    (s.home / "genesis.json").write_text(json.dumps(Consortium().genesis()), encoding="utf-8")  # the API's sign-in
     await ensure_topics(s)
     try:
         yield s

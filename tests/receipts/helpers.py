@@ -20,6 +20,7 @@ from services.simulator import genesis, participant_signer
 SEED = 7
 BUYER = "rizhao-steel"
 OTHER_BUYER = "jiaozuo-power"
+AUDITOR = "consortium-admin"
 MINE = "luan-coal-sales"
 RAILWAY_ORIGIN = "railway-zhengzhou"
 RAILWAY_DESTINATION = "railway-jinan"

@@ -118,7 +118,8 @@ async def test_a_truck_delivery_is_pending_then_confirmed_and_verifies(pipeline:
     s = truck_shipment(c, 15)
     await pipeline.publish(s.all())
     await pipeline.sealed([e["id"] for e in s.all()])
-    pending = (await pipeline.api.get("/v1/receipts/pending", params={"buyer": BUYER})).json()["pending"]
+    pending = (await pipeline.api.get("/v1/receipts/pending", params={"buyer": BUYER},
+                                    headers=await pipeline.headers(BUYER))).json()["pending"]
     item = next(p for p in pending if p["shipment_id"] == s.shipment_id)
     delivered = sum(t["data"]["net_weight_kg"] for t in s.tickets)
     assert item["transport"] == "truck" and item["unloaded_net_weight_kg"] == delivered
@@ -128,7 +129,7 @@ async def test_a_truck_delivery_is_pending_then_confirmed_and_verifies(pipeline:
                                      order_id=s.order_id, station=station, accepted_net_weight_kg=delivered)
     await pipeline.publish([confirmation])
     await pipeline.sealed([confirmation["id"]])
-    bundle = (await pipeline.api.get(f"/v1/receipts/{s.shipment_id}")).json()
+    bundle = (await pipeline.api.get(f"/v1/receipts/{s.shipment_id}", headers=await pipeline.auditor())).json()
     verified = verify_bundle(bundle, trust_from_json(pipeline.trust()))
     assert verified.shipment.transport == "truck" and len(verified.shipment.trucks) == len(s.tickets)
     assert [e["kind"] for e in bundle["events"]].count("truck") == len(s.tickets)

@@ -47,7 +47,8 @@ async def delivered(pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory
     await pipeline.publish([ok.unloading, short.unloading])
     await pipeline.sealed([e["id"] for e in ok.all() + short.all()])
 
-    before = (await pipeline.api.get("/v1/receipts/pending", params={"buyer": BUYER})).json()
+    before = (await pipeline.api.get("/v1/receipts/pending", params={"buyer": BUYER},
+                                    headers=await pipeline.headers(BUYER))).json()
     item = next(p for p in before["pending"] if p["shipment_id"] == ok.shipment_id)
 
     key_file = tmp_path_factory.mktemp("buyer") / "rizhao-steel.key"  # the buyer's own key, on its side
@@ -64,9 +65,11 @@ async def delivered(pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory
     assert await asyncio.to_thread(submit, dispute, pipeline.url) == [dispute["id"]]
     await pipeline.sealed([confirmation["id"], dispute["id"]])
 
-    after = (await pipeline.api.get("/v1/receipts/pending", params={"buyer": BUYER})).json()
-    bundle = (await pipeline.api.get(f"/v1/receipts/{ok.shipment_id}")).json()
-    dispute_bundle = (await pipeline.api.get(f"/v1/receipts/{short.shipment_id}")).json()
+    after = (await pipeline.api.get("/v1/receipts/pending", params={"buyer": BUYER},
+                                    headers=await pipeline.headers(BUYER))).json()
+    bundle = (await pipeline.api.get(f"/v1/receipts/{ok.shipment_id}", headers=await pipeline.auditor())).json()
+    dispute_bundle = (await pipeline.api.get(f"/v1/receipts/{short.shipment_id}",
+                                             headers=await pipeline.auditor())).json()
     return Delivered(ok, short, before, after, bundle, dispute_bundle, pipeline.trust())
 
 
@@ -105,9 +108,10 @@ async def test_bundle_verifies_offline_and_marks_discrepancies(pipeline: Pipelin
 
 
 async def test_bundle_is_the_same_whenever_it_is_fetched(pipeline: Pipeline, delivered: Delivered) -> None:
-    again = (await pipeline.api.get(f"/v1/receipts/{delivered.confirmed.shipment_id}")).json()
+    again = (await pipeline.api.get(f"/v1/receipts/{delivered.confirmed.shipment_id}",
+                                    headers=await pipeline.auditor())).json()
     assert again == delivered.bundle
-    missing = await pipeline.api.get("/v1/receipts/SHP-NOPE")
+    missing = await pipeline.api.get("/v1/receipts/SHP-NOPE", headers=await pipeline.auditor())
     assert missing.status_code == 404 and "no DeliveryConfirmed" in missing.text
 
 
@@ -248,10 +252,11 @@ async def test_a_sequencer_key_not_in_the_trust_file_is_rejected(delivered: Deli
 async def test_a_bundle_can_be_anchored_at_a_later_block(pipeline: Pipeline, delivered: Delivered) -> None:
     latest = (await pipeline.api.get("/v1/blocks/latest")).json()["header"]["tree_size"]
     url = f"/v1/receipts/{delivered.confirmed.shipment_id}"
-    later = (await pipeline.api.get(url, params={"tree_size": latest})).json()
+    later = (await pipeline.api.get(url, headers=await pipeline.auditor(), params={"tree_size": latest})).json()
     assert later["tree_size"] == latest >= delivered.bundle["tree_size"]
     assert verify_bundle(later, trust_from_json(delivered.trust)).anchor.tree_size == latest
-    between = (await pipeline.api.get(url, params={"tree_size": latest - 1})).status_code
+    between = (await pipeline.api.get(url, headers=await pipeline.auditor(),
+                                      params={"tree_size": latest - 1})).status_code
     assert between == 404 or latest - 1 == delivered.bundle["tree_size"]
 
 

@@ -55,7 +55,8 @@ async def test_simulated_delivery_confirmed_by_its_buyer_verifies_offline(
     await _publish_raw(pipeline, stream[:first])
     await pipeline.sealed([e["id"] for e in stream[:first]], timeout_s=40)
 
-    pending = (await pipeline.api.get("/v1/receipts/pending", params={"buyer": buyer})).json()["pending"]
+    pending = (await pipeline.api.get("/v1/receipts/pending", params={"buyer": buyer},
+                                    headers=await pipeline.headers(buyer))).json()["pending"]
     item = next(p for p in pending if p["shipment_id"] == shipment_id)
     assert item["transport"] == "rail" and item["unloaded_net_weight_kg"] and item["assay"] is not None
     assert {e["kind"] for e in item["events"]} >= {"order", "loading", "unloading"}
@@ -70,8 +71,8 @@ async def test_simulated_delivery_confirmed_by_its_buyer_verifies_offline(
 
     bundle_file, trust_file = tmp_path / "bundle.json", tmp_path / "keys.json"
     trust_file.write_text(json.dumps(pipeline.trust()), encoding="utf-8")
-    assert await asyncio.to_thread(_cli, "receipt", "fetch", shipment_id, "--api", pipeline.url,
-                                   "-o", str(bundle_file)) == 0
+    assert await asyncio.to_thread(_cli, "receipt", "fetch", shipment_id, "--api", pipeline.url, "--buyer", buyer,
+                                   "--key", str(key), "-o", str(bundle_file)) == 0
     capsys.readouterr()
     assert _cli("receipt", "verify", str(bundle_file), "--trust", str(trust_file)) == 0
     summary = capsys.readouterr().out
@@ -87,7 +88,8 @@ async def test_simulated_delivery_confirmed_by_its_buyer_verifies_offline(
     answers = [e for e in rest[1:] if e["type"] in RECEIPTS]
     assert answers, "the stream holds more simulated receipts"
     for answer in answers[:3] + [e for e in answers if e["type"].endswith("DeliveryDisputed.v1")][:1]:
-        bundle = (await pipeline.api.get(f"/v1/receipts/{answer['subject']}")).json()
+        bundle = (await pipeline.api.get(f"/v1/receipts/{answer['subject']}",
+                                         headers=await pipeline.auditor())).json()
         verified = verify_bundle(bundle, trust)
         assert verified.shipment.receipt is not None and verified.shipment.receipt.id == answer["id"]
 
