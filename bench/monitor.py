@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import asyncpg
 from aiokafka import AIOKafkaConsumer
 
+from bench.cpu import CpuMeter
 from bench.kafkaio import end_offsets
 from services.config import Settings
 from services.kafka import clients
@@ -21,6 +22,7 @@ class Sample:
     sealed: int
     accepted: int  # accepted-topic messages (includes the sequencer's time-to-cut markers)
     rejected: int
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per process so far (bench.cpu)
 
 
 @dataclass
@@ -29,13 +31,14 @@ class Monitor:
     conn: asyncpg.Connection
     consumer: AIOKafkaConsumer
     timeline: list[Sample] = field(default_factory=list)
+    cpu: CpuMeter | None = None
 
     @classmethod
-    async def open(cls, settings: Settings) -> Monitor:
+    async def open(cls, settings: Settings, cpu: CpuMeter | None = None) -> Monitor:
         conn = await asyncpg.connect(settings.database_url)
         consumer = clients.consumer(settings)
         await consumer.start()
-        return cls(settings, conn, consumer)
+        return cls(settings, conn, consumer, cpu=cpu)
 
     async def close(self) -> None:
         await self.consumer.stop()
@@ -51,6 +54,7 @@ class Monitor:
             time.perf_counter(), await self.sealed(),
             await end_offsets(self.consumer, topics.accepted, specs["accepted"].partitions),
             await end_offsets(self.consumer, topics.rejected, specs["rejected"].partitions),
+            self.cpu.snapshot() if self.cpu else {},
         )
         self.timeline.append(s)
         return s

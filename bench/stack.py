@@ -26,6 +26,7 @@ from typing import Any
 import asyncpg
 
 from bench.common import PeakRss, vm_hwm_bytes
+from bench.cpu import CpuMeter
 from services import devstack
 from services.config import Settings
 from services.kafka.topics import Topics, ensure_topics
@@ -56,6 +57,7 @@ class Stack:
     settings: Settings
     postgres_version: str
     rss: PeakRss = field(default_factory=PeakRss)
+    cpu: CpuMeter = field(default_factory=CpuMeter)
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -96,6 +98,7 @@ class Stack:
                                     stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self.children[name] = proc
         self.rss.track(name, proc.pid)
+        self.cpu.track(name, proc.pid)
         return proc
 
     def check_children(self) -> None:
@@ -124,6 +127,7 @@ class Stack:
                 await conn.close()
         for pid in pids:
             self.rss.record("postgres backend (largest)", vm_hwm_bytes(pid))
+            self.cpu.track("postgres backends", pid)
 
     @contextlib.asynccontextmanager
     async def sampling(self, interval_s: float = 0.5) -> AsyncIterator[None]:
@@ -189,6 +193,7 @@ async def stack(scenario: str, *, with_broker: bool = True, **settings_overrides
         sequencer_signer(settings)  # create the development key once, before any child races for it
         s = Stack(scenario, broker, admin, database, home, settings, pg_version)
         s.rss.track("tansu broker", broker.process.pid if broker.process else None)
+        s.cpu.track("tansu broker", broker.process.pid if broker.process else None)
         try:
             yield s
         finally:

@@ -18,7 +18,8 @@ import time
 from typing import Any
 
 from bench.ceilings import Ceilings
-from bench.common import Result, console
+from bench.common import Ceiling, Result, console
+from bench.cpu import per_event_us
 from bench.events import event_file
 from bench.kafkaio import produce_batched
 from bench.monitor import Monitor, Sample, steady_rate, time_at
@@ -75,7 +76,7 @@ async def run(opts: Options, ceilings: Ceilings) -> Result:
             result.ceilings[c.key] = c
         console.print(f"pre-filling the raw topic with {n:,} events")
         result.details["prefill"] = await prefill(st, events.records(n), n)
-        mon = await Monitor.open(st.settings)
+        mon = await Monitor.open(st.settings, cpu=st.cpu)
         profiler = Profiler(opts.results_dir / "profiles", NAME)
         try:
             await _seal(st, mon, profiler, opts, result, n)
@@ -118,6 +119,36 @@ async def _seal(st: Stack, mon: Monitor, profiler: Profiler, opts: Options, resu
     }
     if end.rejected:
         result.notes.append(f"{end.rejected} events were rejected (see the rejected topic); sealed {end.sealed}")
+    _cpu_figures(result, tl, end.sealed)
+
+
+def cpu_floor(result: Result) -> Ceiling | None:
+    """The primitives no design can skip, per event, 1 core: one Ed25519 verify, one leaf hash, one COPY row."""
+    parts = [result.ceilings.get(k) for k in ("ed25519_verify_core", "sha256_leaf", "pg_copy_rows")]
+    if any(c is None or not c.value for c in parts):
+        return None
+    us = sum(1e6 / c.value for c in parts if c is not None)
+    return Ceiling("cpu_floor_us", "Ed25519 verify + leaf hash + COPY row, 1 core", us, "µs/event",
+                   "sum of 1e6 / rate of the three ceilings measured above")
+
+
+def _cpu_figures(result: Result, tl: list[Sample], sealed: int) -> None:
+    """CPU µs per sealed event per process (from /proc) between 10 % and 90 % sealed."""
+    lo = next((s for s in tl if s.cpu and s.sealed >= 0.1 * sealed), None)
+    hi = next((s for s in tl if s.cpu and s.sealed >= 0.9 * sealed), None)
+    if lo is None or hi is None or hi.sealed <= lo.sealed:
+        result.notes.append("too few samples between 10 % and 90 % sealed for CPU per event")
+        return
+    floor = cpu_floor(result)
+    if floor is not None:
+        result.ceilings[floor.key] = floor
+    vs = [floor.key] if floor else []
+    per = per_event_us(lo.cpu, hi.cpu, hi.sealed - lo.sealed)
+    result.add("cpu_us_per_event", "CPU per sealed event, all processes (10→90 %)", per.pop("all processes"),
+               "µs/event", vs=vs, higher_is_better=False, headline=True)
+    for name, us in sorted(per.items()):
+        result.add(f"cpu_us_per_event_{name.replace(' ', '_')}", f"CPU per sealed event, {name}", us, "µs/event",
+                   vs=vs, higher_is_better=False)
 
 
 def _profile_details(result: Result, profiles: dict[str, Any]) -> None:
