@@ -93,31 +93,16 @@ def leaf_bytes(envelope: Mapping[str, object]) -> bytes:
 
 
 def verify_prevalidated_event(envelope: Mapping[str, object], keyring: KeyRing) -> bytes:
-    """:func:`verify_event`, then return :func:`leaf_bytes` — in one encoding pass, for validators.
+    """:func:`verify_event`, then return :func:`leaf_bytes` — without the type scan, for validators.
 
     The caller guarantees that ``envelope`` is inside the fast domain of
-    :func:`~chain_anchor.canonical.canonicalize_prevalidated` (e.g. it passed ``schemas.validate``). The
-    canonical text of the unsigned envelope is encoded once; the leaf is that text with the two signature
-    attributes spliced in at their sorted place among the top-level keys (possible when no key sorts between
-    the two and every top-level member after them holds a scalar, so the last ``,"<next key>":`` in the text
-    is the top-level one; otherwise the leaf is encoded a second time). Raises what :func:`verify_event` raises.
+    :func:`~chain_anchor.canonical.canonicalize_prevalidated` (e.g. it passed ``schemas.validate``): the
+    unsigned envelope and the leaf are each encoded once by the fast encoder. Raises what
+    :func:`verify_event` raises.
     """
     sig_key_id = envelope.get(SIGKEYID_ATTRIBUTE)
     if not is_key_id(sig_key_id):
         raise EventSignatureError("'sigkeyid' must be 64 lower-case hex characters")
-    signature_text = envelope.get(SIGNATURE_ATTRIBUTE)
-    signature = decode_signature(signature_text)
-    unsigned = _unsigned(envelope)
-    text = canonicalize_prevalidated(unsigned)
-    keyring.verify(sig_key_id, signature, TAG_EVENT + text.encode("utf-8"))
-    members = f'"{SIGKEYID_ATTRIBUTE}":"{sig_key_id}","{SIGNATURE_ATTRIBUTE}":"{signature_text}"'
-    later = sorted(k for k in unsigned if k > SIGNATURE_ATTRIBUTE)
-    if not later:
-        return (text[:-1] + ("," if len(text) > 2 else "") + members + "}").encode("utf-8")
-    between = any(SIGKEYID_ATTRIBUTE < k < SIGNATURE_ATTRIBUTE for k in unsigned)  # e.g. "sigl": not adjacent
-    if between or any(isinstance(unsigned[k], dict | list | tuple) for k in later):
-        return canonicalize_prevalidated(dict(envelope)).encode("utf-8")
-    at = text.rindex(f',"{later[0]}":') if later[0] != min(unsigned) else 0
-    if at == 0:
-        return ("{" + members + "," + text[1:]).encode("utf-8")
-    return (text[:at + 1] + members + text[at:]).encode("utf-8")
+    signature = decode_signature(envelope.get(SIGNATURE_ATTRIBUTE))
+    keyring.verify(sig_key_id, signature, TAG_EVENT + canonicalize_prevalidated(_unsigned(envelope)))
+    return canonicalize_prevalidated(envelope if isinstance(envelope, dict) else dict(envelope))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -11,7 +12,11 @@ log = logging.getLogger(__name__)
 
 
 def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> int:
-    """Run ``main(stop)``; SIGINT/SIGTERM set ``stop`` so the service can finish its unit of work."""
+    """Run ``main(stop)``; SIGINT/SIGTERM set ``stop`` so the service can finish its unit of work.
+
+    ``gc.freeze()`` first: everything imported so far (modules, schemas, compiled validators) moves to the
+    permanent generation, so the collector no longer walks it on every full collection (~3 µs per event in
+    the validators, measured in the speed issue)."""
 
     async def runner() -> None:
         stop = asyncio.Event()
@@ -20,5 +25,6 @@ def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> int
             loop.add_signal_handler(sig, stop.set)
         await main(stop)
 
+    gc.freeze()
     asyncio.run(runner())
     return 0

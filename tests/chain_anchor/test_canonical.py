@@ -14,7 +14,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chain_anchor.canonical import MAX_SAFE_INTEGER, canonicalize
+from chain_anchor.canonical import MAX_SAFE_INTEGER, canonicalize, canonicalize_prevalidated
 from chain_anchor.errors import CanonicalizationError, ChainAnchorError, FloatNotAllowed, IntegerOutOfRange
 
 
@@ -98,6 +98,26 @@ def test_fast_path_matches_reference(value: object) -> None:
     out = canonicalize(value)
     assert out == _reference(value)
     assert canonicalize(json.loads(out)) == out
+
+
+_bmp_low_key = st.text(st.characters(max_codepoint=0xD7FF), max_size=6)  # the prevalidated domain's keys
+_prevalidated_json = st.recursive(
+    _scalars,
+    lambda children: st.one_of(st.lists(children, max_size=5), st.dictionaries(_bmp_low_key, children, max_size=6)),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(value=_prevalidated_json)
+def test_prevalidated_encoder_matches_reference(value: object) -> None:
+    """The validators' encoder (no type scan) is byte-identical to rfc8785 on its whole domain."""
+    assert canonicalize_prevalidated(value) == _reference(value)
+
+
+def test_prevalidated_encoder_refuses_a_lone_surrogate() -> None:
+    with pytest.raises(UnicodeEncodeError):
+        canonicalize_prevalidated({"a": "\ud800"})
 
 
 @settings(max_examples=300, deadline=None)
