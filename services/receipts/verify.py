@@ -365,6 +365,9 @@ def _consistency(shipment: Shipment, events: Sequence[LedgerEvent]) -> None:
     if shipment.transport == "rail" and (shipment.loading is None or shipment.unloading is None):
         raise BundleInvalid("consistency", f"rail shipment {sid}: the bundle must hold its WagonsLoaded and its"
                             " WagonsUnloaded")
+    if shipment.transport == "rail" and shipment.trucks:
+        raise BundleInvalid("consistency", f"rail shipment {sid}: a rail bundle holds no weigh ticket, but it holds"
+                            f" {[str(t.data.get('ticket_no')) for t in shipment.trucks]}")
     if shipment.transport == "truck" and not shipment.trucks:
         raise BundleInvalid("consistency", f"shipment {sid}: the bundle holds no WagonsLoaded, WagonsUnloaded"
                             " or weigh ticket: nothing says what was delivered")
