@@ -57,13 +57,15 @@ async def test_a_buyer_confirms_disputes_downloads_and_verifies_in_the_page(
     downloads.mkdir()
 
     async with browser(f"{pipeline.url}/receipts", tmp_path / "profile", width=1500, height=1000) as page:
-        await page.wait_for("document.getElementById('signin-form') !== null", 10, "the sign-in form")
+        await page.wait_for("document.body.dataset.ready === 'true'", 30, "the page's script ready")
         await page.call("DOM.getDocument")
         await page.call("Browser.setDownloadBehavior", behavior="allow", downloadPath=str(downloads))
         await page.eval(f"document.getElementById('participant').value = '{PAGE_BUYER}'")
         await _set_files(page, "key-file", key_file)
         await page.eval("document.getElementById('signin-form').requestSubmit()")
-        await page.wait_for(f"document.getElementById('who-id').textContent === '{PAGE_BUYER}'", 15, "signed in")
+        await page.wait_for(f"document.getElementById('who-id')?.textContent === '{PAGE_BUYER}'"
+                            " || document.getElementById('signin-error').textContent", 30, "signed in")
+        assert await page.eval("document.getElementById('signin-error').textContent") == ""
         await page.wait_for(f"document.querySelector('.card[data-shipment=\"{short.shipment_id}\"]') !== null", 15,
                             "the pending deliveries")
         buyers = await page.eval("[...document.querySelectorAll('#pending .card')].map(c => c.dataset.buyer)")

@@ -389,3 +389,4 @@ if (saved && saved.expires * 1000 > Date.now()) {
   showSession(saved.expires);
 }
 setInterval(() => { if (state.token) refresh(); }, 15000);
+document.body.dataset.ready = "true";
