@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     dispatcher_tokens: str = "dev-dispatcher-token"  # comma separated bearer tokens for /v1/views/*
+    rejections_recorder: bool = True  # the API stores the rejected topic for GET /v1/events/{id}, /v1/rejections
 
     # Receipts: loaded vs unloaded net weight differences beyond this are marked in bundles (two decimals, %)
     receipt_weight_tolerance_pct: str = Field("1.00", pattern=r"^(?:[1-9]?[0-9]\.[0-9]{2}|100\.00)$")

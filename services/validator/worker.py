@@ -26,6 +26,7 @@ from services.kafka import clients
 from services.kafka.topics import Topics
 from services.registry import Registry, fold_sealed_registry_events, load_genesis
 from services.store.postgres import LedgerStore
+from services.validator import binding
 from services.validator.checks import Accept, Checker, Decision, Reject
 from services.validator.reasons import Reason
 from services.validator.rules import LedgerRules
@@ -130,11 +131,12 @@ class Validator:
     async def process(self, store: LedgerStore, producer: AIOKafkaProducer,
                       records: list[Record]) -> list[asyncio.Future[object]]:
         """Check ``records`` and send each outcome; return the broker acknowledgements to wait for."""
-        checked = [self.checker.check(r.value or b"") for r in records]
+        records = [binding.structured(r) for r in records]  # CloudEvents binary mode -> structured
+        checked = [binding.check(self.checker, r) for r in records]
         # a participant or key registered moments ago: fold the newest registry events, then check again
         missed = any(isinstance(d, Reject) and d.reason in REGISTRY_MISSES for d in checked)
         if missed and await self.refresh_registry(store):
-            checked = [self.checker.check(r.value or b"") if isinstance(d, Reject) and d.reason in REGISTRY_MISSES
+            checked = [binding.check(self.checker, r) if isinstance(d, Reject) and d.reason in REGISTRY_MISSES
                        else d for r, d in zip(records, checked, strict=True)]
         decisions = await self.rules.apply(store, await self._replays(store, records, checked))
         futures = []

@@ -25,6 +25,7 @@ router = APIRouter(prefix="/v1", tags=["gateway"])
 MAX_EVENTS_PER_REQUEST = 1000
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 RETRY_AFTER_S = "2"
+CE_HEADERS = [("content-type", b"application/cloudevents+json")]  # CloudEvents Kafka binding, structured
 
 
 def _errors(index: int | None, e: schemas.SchemaError) -> list[dict[str, Any]]:
@@ -61,7 +62,7 @@ async def publish_events(request: Request, settings: SettingsDep, producer: Prod
         status = 413 if too_big and len(too_big) == len(errors) else 422
         return JSONResponse({"detail": "event validation failed", "errors": errors}, status_code=status)
     try:
-        futures = [await producer.send(topics.raw, raw, key=key) for key, raw, _ in encoded]
+        futures = [await producer.send(topics.raw, raw, key=key, headers=CE_HEADERS) for key, raw, _ in encoded]
         await asyncio.gather(*futures)
     except (KafkaError, TimeoutError) as e:
         log.warning("broker pushed back: %s", e)

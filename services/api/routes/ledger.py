@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import PlainTextResponse
 
 from services.api.deps import StoreDep
+from services.api.rejections import rejections_of_event
 from services.store import proofs
 from services.store.postgres import BlockRow, LedgerStore
 
@@ -59,14 +60,30 @@ def _parse_id(event_id: str) -> uuid.UUID:
 
 @router.get("/events/{event_id}")
 async def get_event(event_id: str, store: StoreDep) -> dict[str, Any]:
-    row = await store.event(_parse_id(event_id))
+    """What became of an event: ``status`` is ``sealed`` (block, leaf, proof link), ``rejected`` (reason,
+    path/rule errors, stage, time; every rejection of that id) or ``pending`` (neither yet: still being
+    validated, or never received). A sealed event may also list rejections of copies of its id."""
+    eid = _parse_id(event_id)
+    row = await store.event(eid)
+    rejections = await rejections_of_event(store.pool, eid)
     if row is None:
-        raise HTTPException(404, f"event {event_id} is not in the ledger")
+        if not rejections:
+            return {"status": "pending", "event_id": str(eid),
+                    "detail": "neither sealed nor rejected: still being validated, or never received"}
+        last = rejections[-1]
+        return {"status": "rejected", "event_id": str(eid), "reason": last["reason"], "detail": last["detail"],
+                "errors": last["errors"], "stage": last["stage"], "rejected_at": last["rejected_at"],
+                "rejections": rejections}
     return {
+        "status": "sealed",
+        "event_id": str(eid),
         "event": json.loads(row["leaf"]),
         "leaf_index": row["leaf_index"],
         "height": row["height"],
         "leaf_hash": bytes(row["leaf_hash"]).hex(),
+        "proof": f"/v1/proofs/inclusion?event_id={eid}",
+        "block": f"/v1/blocks/{row['height']}",
+        "rejections": rejections,
     }
 
 
