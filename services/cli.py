@@ -10,11 +10,13 @@ import argparse
 import importlib
 import logging
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
 from services.config import Settings
+from services.errors import USER_ERRORS
 
 # subcommand -> (module, one-line help). Modules are imported only when their command runs.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -31,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("services.simulator.cli", "simulated 太焦线 traffic (signed events) to Kafka or JSON lines"),
     "views": ("services.views.cli", "fold sealed blocks into the dispatcher views (faust worker)"),
     "receipt": ("services.receipts.cli", "buyers' delivery receipts: pending, sign, fetch, verify offline"),
+    "participant": ("services.participant.cli", "onboarding: keygen, register, rotate, revoke (registry events)"),
 }
 
 
@@ -75,7 +78,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     module, _ = COMMANDS[args.command]
     mod = importlib.import_module(module)
     run = _own(mod, f"run_{args.command}") or mod.run
-    code: int = run(args, settings)
+    try:
+        code: int = run(args, settings)
+    except USER_ERRORS as e:  # one line naming the file, field or connection; -v for the traceback
+        if args.verbose:
+            traceback.print_exc()
+        print(f"coalchain {args.command}: {e}", file=sys.stderr)
+        return getattr(e, "exit_code", 2)
     return code
 
 

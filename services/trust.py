@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from chain_anchor.checkpoint import NoteVerifier
+from chain_anchor.errors import ChainAnchorError
 from chain_anchor.keys import KeyRing
+from services.errors import InputFileError
 from services.registry import Registry, from_genesis
 
 
@@ -43,7 +45,23 @@ def trust_from_json(doc: dict[str, Any]) -> Trust:
 
 
 def load_trust(path: Path) -> Trust:
-    return trust_from_json(json.loads(path.read_text(encoding="utf-8")))
+    """The trust file at ``path``; :class:`~services.errors.InputFileError` naming the file and the member."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise InputFileError(f"{path}: cannot read the trust file: {e.strerror or e}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputFileError(f"{path}: not a trust file (not JSON: {e})") from None
+    if not isinstance(doc, dict):
+        raise InputFileError(f"{path}: not a trust file (a JSON object is expected; make one with"
+                             " `coalchain trust export`)")
+    try:
+        return trust_from_json(doc)
+    except KeyError as e:
+        raise InputFileError(f"{path}: not a trust file: member {e.args[0]!r} is missing (make one with"
+                             " `coalchain trust export`)") from None
+    except (ValueError, TypeError, AttributeError, ChainAnchorError) as e:
+        raise InputFileError(f"{path}: malformed trust file: {e}") from None
 
 
 def trust_json(ledger_id: str, sequencer_public_keys: list[bytes], genesis: dict[str, Any]) -> dict[str, Any]:

@@ -3,9 +3,10 @@
 :class:`RejectionRecorder` runs as a task inside the API process: it assigns itself every partition of the
 rejected topic, starts after the last position it stored (``max(rejected_offset) + 1`` per partition) and
 inserts one ``event_rejections`` row per record (``ON CONFLICT DO NOTHING``: several API processes may run
-it, each row lands once). A record it cannot make sense of is stored with what it could read; it never
-stops the recorder (a topic is a transport, not a trust boundary: the claimed ``source`` and ``id`` are
-only used to find a rejection, see migration 0007).
+it, each row lands once). ``envelope_sha256`` (SHA-256 of the RFC 8785 bytes of the rejected envelope)
+lets a publisher tell a rejection of its own bytes from one of other bytes claiming its event id. A record
+it cannot make sense of is stored with what it could read; it never stops the recorder (a topic is a
+transport, not a trust boundary: the claimed ``source`` and ``id`` only help find a rejection, see 0007).
 
 :func:`record_row` is the pure part: one Kafka record (value, headers, position, timestamp) -> one row.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import uuid
@@ -25,6 +27,8 @@ import asyncpg
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
+from chain_anchor.canonical import canonicalize
+from chain_anchor.errors import ChainAnchorError
 from services.config import Settings
 from services.kafka import clients
 
@@ -32,7 +36,7 @@ log = logging.getLogger(__name__)
 
 PARTICIPANT_PREFIX = "/participants/"
 COLUMNS = ("rejected_partition", "rejected_offset", "event_id", "participant", "type", "reason", "detail", "stage",
-           "raw_partition", "raw_offset", "sigkeyid", "signature", "rejected_at")
+           "raw_partition", "raw_offset", "sigkeyid", "signature", "envelope_sha256", "rejected_at")
 
 
 def _int(value: bytes | None) -> int | None:
@@ -76,7 +80,17 @@ def record_row(*, partition: int, offset: int, timestamp_ms: int, value: bytes |
     return (partition, offset, event_id, participant or None, _str(env.get("type")), reason,
             json.dumps(detail, ensure_ascii=False), h.get("stage", b"validator").decode("utf-8", "replace"),
             _int(h.get("raw-partition")), _int(h.get("raw-offset")), _str(env.get("sigkeyid")),
-            _str(env.get("signature")), datetime.fromtimestamp(timestamp_ms / 1000, UTC))
+            _str(env.get("signature")), envelope_sha256(envelope), datetime.fromtimestamp(timestamp_ms / 1000, UTC))
+
+
+def envelope_sha256(envelope: object) -> bytes | None:
+    """SHA-256 of the RFC 8785 bytes of a JSON object, or None (not an object, or not canonicalisable)."""
+    if not isinstance(envelope, dict):
+        return None
+    try:
+        return hashlib.sha256(canonicalize(envelope)).digest()
+    except ChainAnchorError:
+        return None
 
 
 INSERT = (f"INSERT INTO event_rejections ({', '.join(COLUMNS)}) VALUES"
@@ -142,6 +156,7 @@ def rejection_json(row: asyncpg.Record) -> dict[str, Any]:
         "rejected_at": row["rejected_at"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
         "sigkeyid": row["sigkeyid"],
         "signature": row["signature"],
+        "envelope_sha256": bytes(row["envelope_sha256"]).hex() if row["envelope_sha256"] else None,
         "position": {"partition": row["rejected_partition"], "offset": row["rejected_offset"]},
         "seq": row["id"],
     }

@@ -22,6 +22,7 @@ from typing import Any
 from chain_anchor.errors import ChainAnchorError
 from schemas.units import hundredths
 from services.config import Settings
+from services.outcome import outcome_line, wait_for_outcome
 from services.receipts.client import (
     get_json,
     newest_event_type,
@@ -65,7 +66,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     sign.add_argument("--assay", type=Path, help="JSON file with the buyer's own assay")
     sign.add_argument("--note", help="free text")
     sign.add_argument("-o", "--output", type=Path, help="write the signed event here (default: stdout)")
-    sign.add_argument("--send", action="store_true", help="also POST it to the gateway (--api)")
+    sign.add_argument("--send", action="store_true",
+                      help="also POST it to the gateway (--api) and wait until it is sealed (exit 0) or rejected (1)")
+    sign.add_argument("--wait-timeout", type=float, default=30, help="seconds to wait for the outcome (exit 3 after)")
     _api(sign)
 
     fetch = sub.add_parser("fetch", help="download the receipt bundle of a shipment")
@@ -195,9 +198,12 @@ def _sign(args: argparse.Namespace, settings: Settings) -> int:
         print(f"wrote {args.output} (event {event['id']}, key {event['sigkeyid']})", file=sys.stderr)
     else:
         sys.stdout.write(text)
-    if args.send:
+    if args.send:  # "sent" is not an outcome: wait until the event is sealed or rejected
         ids = submit(event, _base(args, settings))
-        print(f"sent for validation: {', '.join(ids)}", file=sys.stderr)
+        print(f"sent for validation: {', '.join(ids)}; waiting for the outcome", file=sys.stderr)
+        doc = wait_for_outcome(_base(args, settings), event, timeout_s=args.wait_timeout)
+        print(outcome_line(doc), file=sys.stderr)
+        return 0 if doc["status"] == "sealed" else 1
     return 0
 
 

@@ -19,6 +19,7 @@ from services.store import proofs
 from services.store.postgres import BlockRow, LedgerStore
 
 router = APIRouter(prefix="/v1", tags=["ledger"])
+REPLAY = "replay"  # the validators' reason code for an id accepted before
 
 
 def block_json(row: BlockRow) -> dict[str, Any]:
@@ -62,15 +63,18 @@ def _parse_id(event_id: str) -> uuid.UUID:
 async def get_event(event_id: str, store: StoreDep) -> dict[str, Any]:
     """What became of an event: ``status`` is ``sealed`` (block, leaf, proof link), ``rejected`` (reason,
     path/rule errors, stage, time; every rejection of that id) or ``pending`` (neither yet: still being
-    validated, or never received). A sealed event may also list rejections of copies of its id."""
+    validated, or never received). ``rejections`` lists every rejection of bytes claiming this id (each with
+    ``envelope_sha256``, so a publisher can tell its own); a ``replay`` rejection means that an event with
+    this id was accepted before, so it leaves the status pending until that one is sealed."""
     eid = _parse_id(event_id)
     row = await store.event(eid)
     rejections = await rejections_of_event(store.pool, eid)
+    final = [r for r in rejections if r["reason"] != REPLAY]  # a replay: the same id was accepted before
     if row is None:
-        if not rejections:
-            return {"status": "pending", "event_id": str(eid),
+        if not final:
+            return {"status": "pending", "event_id": str(eid), "rejections": rejections,
                     "detail": "neither sealed nor rejected: still being validated, or never received"}
-        last = rejections[-1]
+        last = final[-1]
         return {"status": "rejected", "event_id": str(eid), "reason": last["reason"], "detail": last["detail"],
                 "errors": last["errors"], "stage": last["stage"], "rejected_at": last["rejected_at"],
                 "rejections": rejections}

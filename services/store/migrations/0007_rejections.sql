@@ -17,7 +17,9 @@ CREATE TABLE event_rejections (
     raw_partition integer,
     raw_offset bigint,
     sigkeyid text,
-    signature text,                              -- of the rejected envelope: a publisher matches its own
+    signature text,
+    envelope_sha256 bytea,                       -- SHA-256 of the JCS bytes of the rejected envelope (when it
+                                                 -- is one): a publisher matches the rejection to its own bytes
     rejected_at timestamptz NOT NULL,            -- the rejected topic's record timestamp
     PRIMARY KEY (rejected_partition, rejected_offset)
 );

@@ -1,0 +1,1 @@
+"""Onboarding of participants: keys and registry events (``coalchain participant``)."""
