@@ -10,7 +10,7 @@ data of the 太焦线 (stations, mines, products, wagons, limits, demo participa
 Imports only the standard library and validation libraries; never ``services``.
 """
 
-from schemas import models
+from schemas import ijson, models
 from schemas.catalogue import (
     AREAS,
     ROLES,
@@ -50,6 +50,7 @@ __all__ = [
     "event_type",
     "format_hundredths",
     "hundredths",
+    "ijson",
     "kcal_to_kj",
     "models",
     "parse_type",

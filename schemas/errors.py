@@ -12,7 +12,9 @@ Rules (``ErrorItem.rule``):
 * the JSON Schema keyword that failed — ``required``, ``additionalProperties``, ``type``, ``enum``,
   ``const``, ``pattern``, ``format``, ``minimum``, ``maximum``, ``minLength``, ``maxLength``, ``minItems``,
   ``maxItems``, ``uniqueItems``, ``minProperties``;
-* ``json`` (the bytes are not JSON), ``not_object`` (JSON, but not an object), ``unknown-type`` and
+* ``json`` (the bytes are not JSON), the strict I-JSON rules of :mod:`schemas.ijson` (``utf-8``,
+  ``lone-surrogate``, ``duplicate-key``, ``integer-too-long``, ``number-out-of-range``, ``not-a-number``,
+  ``too-deep``, ``trailing-data``), ``not_object`` (JSON, but not an object), ``unknown-type`` and
   ``unknown-version`` (the ``type`` attribute names no schema);
 * a domain rule in kebab-case (``net-equals-gross-minus-tare``, ``wagon-load-limit`` …), listed with its
   meaning in ``docs/events.md``.

@@ -320,6 +320,13 @@ and `event_type` / `event_id` when known. `path` is a JSON pointer into the even
 `maxItems`, `uniqueItems`, `minProperties`), or `json` (not JSON), `not_object`, `unknown-type`, `unknown-version`,
 or a domain rule above. All schema errors are reported at once; domain rules run once the schema passes.
 
+Bytes are parsed as strict I-JSON (RFC 7493) by `schemas.ijson.loads` before any schema check, and refused with one
+error naming the JSON pointer where the problem is and one of these rules: `utf-8` (not UTF-8), `lone-surrogate`
+(a `\\ud800` escape without its pair, or an encoded surrogate), `duplicate-key` (a member named twice in one object),
+`integer-too-long` (more than 19 digits), `number-out-of-range` (beyond double range, e.g. `1e999`), `not-a-number`
+(`NaN`, `Infinity`), `too-deep` (nested more than 32 levels; the catalogue needs 5), `trailing-data` (anything after
+the value), `json` (any other syntax error; a truncated document has path `""`).
+
 ```
 invalid event cn.taijiao.coal.transport.WagonsLoaded.v1 (id 5eed0000-0000-4000-8000-000000000009): 1 error
   /data/wagons/3/net_weight_kg: net 79480 kg ≠ gross 99300 kg − tare 19920 kg = 79380 kg [net-equals-gross-minus-tare]

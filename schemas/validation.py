@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET
 
-from schemas import models
+from schemas import ijson, models
 from schemas.catalogue import EventType, catalogue, parse_type
 from schemas.errors import ErrorItem, SchemaError
 from schemas.event import Event
@@ -34,7 +34,6 @@ __all__ = ["fast_structure_ok", "validate"]
 
 log = logging.getLogger(__name__)
 
-_decode = msgspec.json.Decoder().decode
 _PARTICIPANT_PREFIX_LEN = len("/participants/")
 
 
@@ -120,10 +119,7 @@ def _envelope_of(raw: object) -> dict[str, Any]:
     if type(raw) is dict:
         return raw
     if isinstance(raw, bytes | bytearray | memoryview | str):
-        try:
-            doc = _decode(raw)
-        except (msgspec.DecodeError, RecursionError) as e:
-            raise SchemaError([ErrorItem(path="", rule="json", message=f"not valid JSON: {e}")]) from None
+        doc = ijson.loads(raw)
     elif isinstance(raw, Mapping):
         doc = raw if type(raw) is dict else dict(raw)
     else:

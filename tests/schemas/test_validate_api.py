@@ -80,13 +80,19 @@ def test_schema_error_is_readable_and_carries_data(wagons_loaded: dict[str, Any]
 
 
 @pytest.mark.parametrize(("raw", "rule"), [
-    (b"", "json"), (b"{", "json"), (b"\xff\xfe", "json"), (b"[" * 10000 + b"]" * 10000, "json"),
+    (b"", "json"), (b"{", "json"), (b"\xff\xfe", "utf-8"),
     (b"null", "not_object"), (b"[]", "not_object"), (b"42", "not_object"), ('"x"', "not_object"),
 ])
 def test_non_events_are_rejected_at_the_root(raw: bytes | str, rule: str) -> None:
     with pytest.raises(schemas.SchemaError) as info:
         schemas.validate(raw)
     assert [(e.path, e.rule) for e in info.value.errors] == [("", rule)]
+
+
+def test_deep_nesting_is_rejected_where_it_exceeds_the_limit() -> None:
+    with pytest.raises(schemas.SchemaError) as info:
+        schemas.validate(b"[" * 10000 + b"]" * 10000)
+    assert [(e.path, e.rule) for e in info.value.errors] == [("/0" * schemas.ijson.MAX_DEPTH, "too-deep")]
 
 
 @pytest.mark.parametrize("value", [None, 42, ["a"], object()])
