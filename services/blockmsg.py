@@ -40,7 +40,7 @@ class BlockMessage:
         return h
 
 
-class _Wire(msgspec.Struct):
+class _Wire(msgspec.Struct, forbid_unknown_fields=True):
     checkpoint: str
     header: dict[str, Any]
     signatures: list[dict[str, Any]]
@@ -51,6 +51,7 @@ _decoder = msgspec.json.Decoder(_Wire)
 
 
 def decode(value: bytes) -> BlockMessage:
-    """Parse a blocks-topic message (raises ``msgspec.DecodeError``/``ValidationError`` if malformed)."""
+    """Parse a blocks-topic message strictly: exactly the four fields, each of its JSON type (raises
+    ``msgspec.DecodeError``/``ValidationError`` otherwise). What it says is checked by :mod:`services.blockverify`."""
     w = _decoder.decode(value)
     return BlockMessage(w.checkpoint, w.header, w.signatures, w.events)

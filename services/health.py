@@ -52,3 +52,22 @@ async def check_broker(settings: Settings, timeout_s: float = 5.0) -> Check:
 
 async def check_all(settings: Settings) -> list[Check]:
     return list(await asyncio.gather(check_database(settings), check_broker(settings)))
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Everything ``/healthz`` and ``coalchain status`` report: the same function for both, so they agree."""
+
+    checks: list[Check]
+    figures: dict[str, dict[str, object]]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+
+async def readiness(settings: Settings) -> Readiness:
+    from services.views.health import check_views  # (services.views.health imports Check from here)
+
+    basics, views = await asyncio.gather(check_all(settings), check_views(settings))
+    return Readiness([*basics, views.check], {"views": views.figures})

@@ -27,6 +27,7 @@ from services.ledger_check import BlockChecker, BlockInvalid, ChainState, Checke
 from services.sequencer.sealing import decode_head
 from services.store.postgres import BlockRow, LedgerStore, pack_hashes
 from services.trust import load_trust
+from services.trustset import sequencer_keys
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,8 @@ def build_checker(args: argparse.Namespace, settings: Settings) -> BlockChecker:
     else:
         from services.validator.worker import load_registry
 
-        seq_keys = KeyRing([sequencer_signer(settings).public_key_raw])
+        keys, _ = sequencer_keys(settings)  # the trust set every blocks-topic reader uses
+        seq_keys = keys if keys is not None else KeyRing([sequencer_signer(settings).public_key_raw])
         registry = load_registry(settings)
     return BlockChecker(ledger_id=settings.ledger_id, sequencer_keys=seq_keys,
                         event_keys=registry.all_keys() if args.event_signatures else None)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from services import db
 from services.config import Settings
-from services.replica.service import Replica, ReplicaHalted
+from services.replica.service import Replica
 from services.runner import run_until_signalled
 from services.verify import build_checker
 
@@ -25,8 +25,4 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     asyncio.run(db.migrate_database(settings))
     replica = Replica(settings, build_checker(args, settings))
-    try:
-        return run_until_signalled(replica.run)
-    except ReplicaHalted as e:
-        print(f"replica halted on a bad block: {e}")
-        return 2
+    return run_until_signalled(replica.run)

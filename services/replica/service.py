@@ -1,8 +1,11 @@
 """``coalchain replica``: consume the blocks topic, verify every block, store it in our own database.
 
-A block is stored only after it verifies against our own copy of the chain (signatures, link, roots,
-checkpoint, publisher signatures). A redelivered height (≤ our head) is skipped; a gap or a bad block halts
-the replica loudly (exit code 2) and stores nothing more: a replica never holds an unverified block.
+A block is stored only after it verifies against our own copy of the chain (strict decoding, sequencer
+signature from the trust set, link, height, leaf range, roots, checkpoint, publisher signatures). A
+redelivered height (≤ our head) is skipped. Anything else that does not verify — forged, garbage, unlinked,
+beyond the next height — is logged (WARNING with offset, height and reason), counted (``rejected``) and
+skipped: nothing after our head is stored until the genuine next block comes, and the replica goes on.
+A replica never holds an unverified block, and a forger cannot stop it.
 """
 
 from __future__ import annotations
@@ -11,11 +14,13 @@ import asyncio
 import logging
 import uuid
 
+import msgspec
 from aiokafka import TopicPartition
 
 from chain_anchor.canonical import canonicalize
 from chain_anchor.compact import CompactRange
 from services import blockmsg, db
+from services.blockverify import claimed_height
 from services.config import Settings
 from services.kafka import clients
 from services.kafka.topics import Topics
@@ -24,10 +29,6 @@ from services.sequencer.sealing import decode_head, parse_event_time
 from services.store.postgres import BlockRow, LedgerStore, SealedEvent, pack_hashes
 
 log = logging.getLogger(__name__)
-
-
-class ReplicaHalted(RuntimeError):
-    pass
 
 
 def rows_for(
@@ -55,6 +56,7 @@ class Replica:
         self.checker = checker
         self.topics = Topics.from_settings(settings)
         self.stored = 0
+        self.rejected = 0
 
     async def state_from(self, store: LedgerStore) -> ChainState:
         head = await store.head()
@@ -63,14 +65,24 @@ class Replica:
         return ChainState(head.height, head.header_hash, CompactRange(head.tree_size, head.compact_hashes()))
 
     async def apply(self, store: LedgerStore, state: ChainState, value: bytes) -> ChainState:
-        msg = blockmsg.decode(value)
-        if msg.height <= state.height:
+        """Store the block in ``value`` if it is the verified next one; raise :class:`BlockInvalid` otherwise
+        (a redelivery is not an error: ``state`` comes back unchanged)."""
+        try:
+            msg = blockmsg.decode(value)
+        except (msgspec.MsgspecError, ValueError, TypeError) as e:
+            raise BlockInvalid(-1, f"not a blocks-topic message: {e}") from e
+        height = claimed_height(msg)
+        if 0 <= height <= state.height:
             return state  # redelivered
-        if msg.height != state.height + 1:
-            raise BlockInvalid(state.height + 1, f"gap: next block in the topic is {msg.height}")
-        leaves = msg.leaves()
-        checked = self.checker.check(state, canonicalize(msg.header), msg.signatures, leaves, msg.checkpoint.encode())
-        row, events = rows_for(msg, checked, leaves)
+        if height != state.height + 1:
+            raise BlockInvalid(height, f"not the next block ({state.height + 1})")
+        try:
+            leaves = msg.leaves()
+            checked = self.checker.check(state, canonicalize(msg.header), msg.signatures, leaves,
+                                         msg.checkpoint.encode())
+            row, events = rows_for(msg, checked, leaves)
+        except (ValueError, TypeError, KeyError, msgspec.MsgspecError) as e:
+            raise BlockInvalid(height, f"malformed: {type(e).__name__}: {e}") from e
         await store.append(row, events, checked.nodes)
         self.stored += 1
         return BlockChecker.advance(state, checked)
@@ -91,8 +103,10 @@ class Replica:
                     try:
                         state = await self.apply(store, state, record.value or b"")
                     except BlockInvalid as e:
-                        log.critical("REPLICA HALTED: %s (blocks topic offset %d)", e, record.offset)
-                        raise ReplicaHalted(str(e)) from e
+                        self.rejected += 1
+                        log.warning("replica: REJECTED the blocks-topic record at offset %d (claims height %d): %s;"
+                                    " skipped, nothing stored (%d rejected so far)", record.offset, e.height,
+                                    e.reason, self.rejected)
         finally:
             await consumer.stop()
             await pool.close()

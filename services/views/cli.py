@@ -1,6 +1,9 @@
 """``coalchain views``: the faust worker folding sealed blocks into the dispatcher views (PostgreSQL).
 
-``--rebuild`` empties the views first; the worker then folds every block again from block 0.
+``--rebuild`` empties the views, folds every block again from block 0 up to the ledger's height (reading the
+blocks topic itself, outside the consumer group), prints where it finished and exits. A views worker that is
+running meanwhile (``coalchain up``) notices the reset on its next block and carries on from wherever the
+views are; both check the stored height before each commit, so no block is folded twice.
 """
 
 from __future__ import annotations
@@ -10,11 +13,14 @@ import asyncio
 import contextlib
 import logging
 
+import asyncpg
+
 from services import db
+from services.blockverify import BlockVerifier
 from services.config import Settings
 from services.runner import run_until_signalled
 from services.store.migrate import migrate
-from services.views.app import ViewsApp
+from services.views.app import ViewsApp, fold_from_topic
 from services.views.postgres import ViewStore
 from services.views.worker import ViewsWorker
 
@@ -22,7 +28,8 @@ log = logging.getLogger(__name__)
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--rebuild", action="store_true", help="empty the views and fold every block again from block 0")
+    p.add_argument("--rebuild", action="store_true",
+                   help="empty the views, fold every block again from block 0 to the ledger's height, and exit")
 
 
 async def serve(settings: Settings, stop: asyncio.Event, *, rebuild: bool = False,
@@ -36,7 +43,7 @@ async def serve(settings: Settings, stop: asyncio.Event, *, rebuild: bool = Fals
         if rebuild:
             await store.reset()
             log.warning("views emptied: folding again from block 0")
-        worker = ViewsWorker(store)
+        worker = ViewsWorker(store, verifier=BlockVerifier.from_settings(settings))
         await worker.start()
         views = ViewsApp(settings, worker)
         await views.start()
@@ -46,6 +53,10 @@ async def serve(settings: Settings, stop: asyncio.Event, *, rebuild: bool = Fals
             while not stop.is_set() and not views.crashed:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 0.5)
+                try:
+                    await views.tick()
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+                    log.warning("views: cannot compare with the ledger now: %s", e)
             if views.crashed:
                 raise RuntimeError(f"the views faust app crashed: {views.app.crash_reason!r}")
         finally:
@@ -54,5 +65,38 @@ async def serve(settings: Settings, stop: asyncio.Event, *, rebuild: bool = Fals
         await pool.close()
 
 
+async def rebuild(settings: Settings) -> tuple[int, int]:
+    """Empty the views and fold again to the ledger's height; return (views height, ledger height)."""
+    pool = await db.create_pool(settings, min_size=1, max_size=4)
+    try:
+        async with pool.acquire() as conn:
+            await migrate(conn)
+        store = ViewStore(pool)
+        await store.reset()
+        log.warning("views emptied: folding again from block 0")
+        worker = ViewsWorker(store, verifier=BlockVerifier.from_settings(settings))
+        await worker.start()
+        while True:
+            target = await pool.fetchval("SELECT coalesce(max(height), -1) FROM ledger_blocks")
+            done = (await store.progress()).height  # a running worker may have folded some meanwhile
+            if done >= target:
+                return done, target
+            before = worker.height
+            await fold_from_topic(settings, worker, target)
+            if worker.height == before and (await store.progress()).height < target:
+                raise RuntimeError(f"the blocks topic does not hold the ledger's blocks after {before} "
+                                   f"(ledger at {target}); see the rejected blocks in `coalchain status`")
+    finally:
+        await pool.close()
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    return run_until_signalled(lambda stop: serve(settings, stop, rebuild=args.rebuild))
+    if args.rebuild:
+        try:
+            height, ledger = asyncio.run(rebuild(settings))
+        except (OSError, RuntimeError) as e:
+            print(f"views rebuild failed: {e}")
+            return 1
+        print(f"views rebuilt from block 0: at block {height} (ledger at block {ledger})")
+        return 0
+    return run_until_signalled(lambda stop: serve(settings, stop))

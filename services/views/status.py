@@ -3,8 +3,8 @@
 For the latest sealed block: the header's sequencer signature, the signed checkpoint (C2SP note) under the
 ledger's origin, and that the checkpoint states the header's tree size and root. Witness cosignatures on
 the checkpoint are counted (not trusted: no witness keys are configured yet). The sequencer's public key
-comes from the trust file ``$COALCHAIN_HOME/trust.json`` (``coalchain trust export``) if there is one, else
-from this deployment's sequencer key file; without either the status says "unverified" — never "ok".
+comes from :func:`services.trustset.sequencer_keys` (the trust file, else this deployment's sequencer key
+file); without either the status says "unverified" — never "ok".
 """
 
 from __future__ import annotations
@@ -17,28 +17,12 @@ from typing import Any
 from chain_anchor.block import BlockHeader, HeaderSignature, verify_header
 from chain_anchor.checkpoint import NoteVerifier, parse_note, verify_checkpoint
 from chain_anchor.errors import ChainAnchorError
-from chain_anchor.keys import KeyRing
 from services.config import Settings
-from services.keyfiles import load_or_create_signer, sequencer_key_path
 from services.sequencer.sealing import checkpoint_origin
 from services.store.postgres import BlockRow
-from services.trust import load_trust
+from services.trustset import sequencer_keys
 
 log = logging.getLogger(__name__)
-
-
-def sequencer_keys(settings: Settings) -> tuple[KeyRing | None, str]:
-    """The sequencer public keys to verify with, and where they came from."""
-    trust_file = settings.home / "trust.json"
-    try:
-        if trust_file.exists():
-            return load_trust(trust_file).sequencer_keys, str(trust_file)
-        key_file = sequencer_key_path(settings)
-        if key_file.exists():
-            return KeyRing([load_or_create_signer(key_file, create=False).public_key_raw]), str(key_file)
-    except (OSError, ValueError, KeyError) as e:
-        log.warning("cannot load the sequencer public key: %s", e)
-    return None, "no trust file and no sequencer key file"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from services import blockmsg, db
+from services.blockverify import BlockVerifier
 from services.config import Settings
 from services.kafka.topics import Topics
 from services.sequencer.service import Sequencer
@@ -151,9 +152,10 @@ async def test_replay_from_block_0_equals_live_and_a_redelivered_block_changes_n
     replay = stack.settings.model_copy(update={"database_url": await make_database("views_replay")})
     pool = await db.create_pool(replay, max_size=2)
     try:
-        worker = ViewsWorker(ViewStore(pool), entity_cache=3, row_cache=3)  # tiny caches: most reads from PG
+        verifier = BlockVerifier.from_settings(stack.settings)
+        worker = ViewsWorker(ViewStore(pool), verifier=verifier, entity_cache=3, row_cache=3)  # tiny caches
         await worker.start()
-        assert (await worker.apply(b'{"not": "a block"}')).outcome is Outcome.MALFORMED
+        assert (await worker.apply(b'{"not": "a block"}')).outcome is Outcome.REJECTED
         memory = MemoryViews()
         for value in blocks:
             memory.apply(blockmsg.decode(value))
@@ -162,7 +164,7 @@ async def test_replay_from_block_0_equals_live_and_a_redelivered_block_changes_n
         assert replayed == live
         assert _rows_of(replayed) == memory.rows  # the in-memory reference fold agrees, row for row
         # redelivered blocks: skipped, nothing changes (a fresh worker reads its height from the database)
-        again = ViewsWorker(ViewStore(pool))
+        again = ViewsWorker(ViewStore(pool), verifier=verifier)
         await again.start()
         for value in (blocks[0], blocks[2], blocks[-1]):
             assert (await again.apply(value)).outcome is Outcome.REDELIVERED

@@ -1,26 +1,26 @@
-"""``GET /healthz``: broker and database reachability, and how far the views are behind the ledger."""
+"""``GET /healthz``: readiness — broker and database reachable, views caught up, not stalled, not fed forgeries.
+
+The same :func:`services.health.readiness` as ``coalchain status``: 200 when every check is ok, else 503.
+"""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
 from services import health
-from services.views.health import check_views
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
 async def healthz(request: Request, response: Response) -> dict[str, Any]:
-    settings = request.app.state.settings
-    basics, views = await asyncio.gather(health.check_all(settings), check_views(settings))
-    checks = [*basics, views.check]
-    ok = all(c.ok for c in checks)
-    if not ok:
+    ready = await health.readiness(request.app.state.settings)
+    if not ready.ok:
         response.status_code = 503
-    body: dict[str, Any] = {"ok": ok, "checks": {c.name: {"ok": c.ok, "detail": c.detail} for c in checks}}
-    body["checks"]["views"].update(views.figures)
+    body: dict[str, Any] = {"ok": ready.ok, "checks": {c.name: {"ok": c.ok, "detail": c.detail}
+                                                       for c in ready.checks}}
+    for name, figures in ready.figures.items():
+        body["checks"].setdefault(name, {}).update(figures)
     return body
