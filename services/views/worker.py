@@ -127,12 +127,14 @@ class ViewsWorker:
         except BlockRejected as e:
             return await self._reject(offset, e)
         claimed = blockverify.claimed_height(msg)
-        for _ in range(3):
+        for _ in range(10):  # a rebuild and the running worker may race for the same heights: both are right
             if 0 <= claimed <= self.height:
                 stored = await self.store.progress()
                 if stored.height == self.height:
                     return Result(Outcome.REDELIVERED, claimed, self.height)
-                log.warning("views progress moved from %d to %d (a rebuild?); reloading", self.height, stored.height)
+                log.log(logging.WARNING if stored.height < self.height else logging.INFO,
+                        "views progress moved from %d to %d (a rebuild, or another worker); reloading",
+                        self.height, stored.height)
                 self._forget()
                 await self._reload()
                 continue
@@ -145,13 +147,13 @@ class ViewsWorker:
             try:
                 return await self._apply(block)
             except StaleProgress as e:
-                log.warning("%s; reloading", e)
+                log.info("%s; reloading", e)
                 self._forget()
                 await self._reload()
             except BaseException:
                 self._forget()
                 raise
-        raise StaleProgress(self.height, self.height)  # progress moved under us three times in a row
+        raise StaleProgress(self.height, self.height)  # progress moved under us ten times in a row
 
     async def _reject(self, offset: int, e: BlockRejected) -> Result:
         self.rejected += 1
