@@ -20,7 +20,7 @@ from aiokafka import TopicPartition
 from chain_anchor.canonical import canonicalize
 from chain_anchor.compact import CompactRange
 from services import blockmsg, db
-from services.blockverify import claimed_height
+from services.blockverify import BlockRejected, BlockVerifier, Tip, claimed_height
 from services.config import Settings
 from services.kafka import clients
 from services.kafka.topics import Topics
@@ -54,6 +54,8 @@ class Replica:
     def __init__(self, settings: Settings, checker: BlockChecker) -> None:
         self.settings = settings
         self.checker = checker
+        self.verifier = BlockVerifier(ledger_id=checker.ledger_id, keys=checker.sequencer_keys,
+                                      key_source="the replica's trust set")
         self.topics = Topics.from_settings(settings)
         self.stored = 0
         self.rejected = 0
@@ -74,9 +76,11 @@ class Replica:
         height = claimed_height(msg)
         if 0 <= height <= state.height:
             return state  # redelivered
-        if height != state.height + 1:
-            raise BlockInvalid(height, f"not the next block ({state.height + 1})")
-        try:
+        try:  # the check every blocks-topic reader runs (services/blockverify.py) ...
+            self.verifier.verify_message(msg, Tip(state.height, state.header_hash, state.compact.size))
+        except BlockRejected as e:
+            raise BlockInvalid(e.height, e.reason) from e
+        try:  # ... then what a replica checks on top: the log root, the publisher signatures
             leaves = msg.leaves()
             checked = self.checker.check(state, canonicalize(msg.header), msg.signatures, leaves,
                                          msg.checkpoint.encode())
