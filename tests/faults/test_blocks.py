@@ -270,6 +270,11 @@ async def test_rebuild_and_reset_under_load_finish_at_the_ledger_height(stack: S
     finally:
         stop.set()
         await loader
+
+    async def all_sealed() -> bool:  # every event produced is sealed: the ledger stops growing
+        return await tree_size(stack.settings.database_url) == stack.offset
+
+    await wait_until(all_sealed, 60, "every produced event to be sealed")
     head = await stack.caught_up(120)
     assert head == await ledger_height(stack.settings.database_url)
     assert _rows_of(await tables(stack.settings.database_url)) == await _reference(stack.settings, head)
