@@ -80,9 +80,9 @@ class Supervisor:
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--demo", action="store_true", help="also run the simulated 太焦线 feed")
-    p.add_argument("--time-compression", type=float, default=288.0,
-                   help="demo feed: simulated time runs this much faster than the wall clock (default 288: a day"
-                   " of 太焦线 traffic every 5 minutes)")
+    p.add_argument("--history-days", type=int, default=30,
+                   help="demo feed: simulate this many past days (sent at once, on their own dates), then run live"
+                   " at 1x, the simulated clock = the real one (default 30; validators accept up to 45 days back)")
     p.add_argument("--seed", type=int, default=0, help="demo feed seed (participant keys derive from it)")
     p.add_argument("--validators", type=int, default=2, help="validator processes (default 2)")
     p.add_argument("--no-services", action="store_true", help="only broker + PostgreSQL + topics + migrations")
@@ -104,12 +104,13 @@ def service_plan(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
         plan.append(("views", ["views"]))
     plan.append(("api", ["api"]))
     if args.demo and "simulate" in COMMANDS:
-        # start the simulated world three days ago and send those days at once: trains are on the line and
-        # deliveries are being confirmed from the first minute
-        start = datetime.now(UTC) - timedelta(seconds=3 * 86_400 / args.time_compression)
+        # simulated time never lies (docs/dispatchers.md): the world starts at a CST midnight history_days ago,
+        # every event carries its own simulated date and time; the past days are sent at once, then the feed
+        # runs live at 1x, so the simulated clock is the real clock and never runs ahead of it
+        cst_midnight = (datetime.now(UTC) + timedelta(hours=8)).replace(hour=0, minute=0, second=0, microsecond=0)
+        start = cst_midnight - timedelta(hours=8) - timedelta(days=max(0, args.history_days))
         plan.append(("simulator", ["simulate", "--seed", str(args.seed), "--realtime", "--catch-up",
-                                   "--start", start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                                   "--time-compression", str(args.time_compression)]))
+                                   "--start", start.strftime("%Y-%m-%dT%H:%M:%SZ")]))
     return plan
 
 

@@ -3,7 +3,7 @@
     coalchain simulate --seed 7 --count 0 --write-genesis .coalchain/genesis.json --write-keys .coalchain/keys
     coalchain simulate --seed 7 --rate 200 --duration-s 60                 # to Kafka, 200 events/s
     coalchain simulate --seed 7 --count 10000 --out events.jsonl           # to a file, as fast as possible
-    coalchain simulate --seed 7 --time-compression 1440 --realtime         # live: a simulated day per minute
+    coalchain simulate --seed 7 --start 2026-11-01T16:00:00Z --realtime --catch-up  # the past at once, then live 1x
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--start", type=_instant, default=None,
                    help="event time of the first simulated instant, RFC 3339 (default: now, to the second)")
     p.add_argument("--time-compression", type=float, default=1.0, metavar="FACTOR",
-                   help="divide simulated durations by FACTOR: 1440 = a day of traffic per minute of event time")
+                   help="divide simulated durations by FACTOR: 1440 = a day of traffic per minute of event time. For"
+                   " load tests only: several simulated days then share one calendar date (plan dates repeat)")
     p.add_argument("--rate", type=float, default=0.0, metavar="EVENTS_PER_S",
                    help="events per second; 0 = as fast as possible (default)")
     p.add_argument("--realtime", action="store_true",

@@ -43,6 +43,8 @@ class Rail:
 
     def _capacity(self, section: CapacitySection) -> None:
         trains = self.e.between(section.trains)
+        if self.e.chance(self.s.capacity_cut_rate_bp):  # a maintenance window: overbooked on purpose
+            trains = trains * (10_000 - self.e.between(self.s.capacity_cut_bp)) // 10_000
         wagons = trains * section.wagons_per_train
         self.e.emit("CapacityPublished", self.world.railway_of[section.from_station], {
             "from_station": section.from_station, "to_station": section.to_station,

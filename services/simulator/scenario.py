@@ -70,6 +70,10 @@ class Scenario(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename={
     order_cancel_rate_bp: int
     truck: TruckProfile
     buyers: tuple[BuyerProfile, ...]
+    capacity_cut_rate_bp: int = 0
+    """Share of section-days whose published capacity is cut (天窗 maintenance) below the trains already planned:
+    an overbooking injected on purpose, which the dispatch board must flag."""
+    capacity_cut_bp: IntRange = (3000, 5000)
 
 
 def load_scenario(path: Path | None = None) -> Scenario:

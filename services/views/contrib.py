@@ -19,7 +19,7 @@ from typing import Any
 
 from services.receipts.discrepancy import Tolerances, weight_marks
 from services.views.entities import Entity, Lot, Offer, Order, Request, Section, Shipment, Train
-from services.views.model import Line, Ref, days
+from services.views.model import Line, Ref, business_day_of, day_end, days
 
 Adds = dict[Ref, dict[str, int]]
 Attrs = dict[Ref, dict[str, Any]]
@@ -78,6 +78,8 @@ def _shipment(c: Contribution, shipment_id: str, s: Entity, line: Line) -> None:
         c.add(("capacity", (s.station, s.loaded_day)), wagons_loaded=s.wagons, loaded_kg=s.loaded_kg)
         if s.destination and s.product:
             c.add(("gaps", (s.destination, s.product, s.loaded_day)), supply_kg=s.loaded_kg)
+        if s.mine_id and s.product:
+            c.add(("stock_day", (s.mine_id, s.product, s.loaded_day)), loaded_kg=s.loaded_kg)
         if order:
             c.add(order, shipments=1, loaded_kg=s.loaded_kg,
                   in_transit_kg=s.loaded_kg if s.unloaded_day is None else 0)
@@ -113,6 +115,11 @@ def _train(c: Contribution, train_id: str, t: Entity, line: Line) -> None:
         for start, direction in line.segments(t.station, t.destination or ""):
             c.add(("capacity", (start, t.departed_day)), **{f"used_{direction}_trains": 1,
                                                               f"used_{direction}_wagons": t.wagons})
+        link = line.link(t.station, t.destination or "")
+        if link is not None:  # off the line (月山 → 新乡 …): counted at the link's start, by where the train goes
+            far = t.destination if link[1] == t.destination else link[0]
+            c.add(("capacity", (link[0], t.departed_day)), **{f"onward_{far}_trains": 1,
+                                                                f"onward_{far}_wagons": t.wagons})
     if t.arrived_day is not None and t.arrived_station:
         c.add(("capacity", (t.arrived_station, t.arrived_day)), trains_arrived=1, wagons_arrived=t.arrived_wagons)
     arrived = t.arrived_station is not None and t.arrived_station == t.destination
@@ -140,11 +147,27 @@ def _lot(c: Contribution, lot_id: str, lot: Entity, line: Line) -> None:
         flagged = bool(flags) and on_hand > 0
         c.add(("stock", (lot.mine_id, lot.product)), stock_kg=on_hand, lots=1 if on_hand else 0,
               flagged_lots=1 if flagged else 0, flagged_kg=on_hand if flagged else 0)
+    if lot.mine_id and lot.product:
+        _stock_history(c, lot)
     c.attrs[("lots", (lot_id,))] = {
         "mine_id": lot.mine_id, "product": lot.product, "station": lot.station, "on_hand_kg": on_hand,
         "reported_kg": lot.reported_kg, "loaded_since_kg": lot.loaded_since_kg, "assay": lot.assay,
         "flags": flags, "flagged": bool(flags), "reported_at": lot.reported_at,
     }
+
+
+def _stock_history(c: Contribution, lot: Lot) -> None:
+    """The lot's stock at the end of each day from its first event to its last, as the day's change: the stock
+    at the end of day D is the sum of the changes up to D (the lot's last figure carries on after its last day)."""
+    times = lot.event_times()
+    if not times:
+        return
+    first, last = business_day_of(min(times)), business_day_of(max(times))
+    before = 0
+    for day in days(first, last):
+        now = lot.on_hand_at(day_end(day))
+        c.add(("stock_day", (lot.mine_id or "", lot.product or "", day)), change_kg=now - before)
+        before = now
 
 
 def _offer(c: Contribution, _key: str, o: Entity, line: Line) -> None:

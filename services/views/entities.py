@@ -122,6 +122,9 @@ class Lot(Entity, kw_only=True):
     assay: dict[str, Any] | None = None
     flags: list[str] = msgspec.field(default_factory=list)
     loading_flags: list[str] = msgspec.field(default_factory=list)
+    # the lot's whole history, for the stock at the end of each day: every report (time -> kg) and loading
+    reports: dict[str, int] = msgspec.field(default_factory=dict)
+    loaded: dict[str, tuple[str, int]] = msgspec.field(default_factory=dict)  # shipment -> (time, kg)
 
     @property
     def loaded_since_kg(self) -> int:
@@ -130,6 +133,17 @@ class Lot(Entity, kw_only=True):
     @property
     def on_hand_kg(self) -> int:
         return max(0, self.reported_kg - self.loaded_since_kg)
+
+    def on_hand_at(self, before: str) -> int:
+        """Stock on hand just before the instant ``before`` (RFC 3339 UTC text, as events' ``at``): the latest
+        report before it, minus the loadings after that report and before the instant."""
+        reports = [(at, kg) for at, kg in self.reports.items() if at < before]
+        since, kg = max(reports) if reports else ("", 0)
+        out = sum(w for at, w in self.loaded.values() if since < at < before)
+        return max(0, kg - out)
+
+    def event_times(self) -> list[str]:
+        return [*self.reports, *(at for at, _ in self.loaded.values())]
 
     def all_flags(self) -> list[str]:
         return sorted(set(self.flags) | set(self.loading_flags))

@@ -248,6 +248,7 @@ def _wagons_loaded(f: Fold, ix: Indexed, d: models.WagonsLoadedV1) -> None:
     s.flags = sorted({w.code for w in ix.event.warnings})
     lot: Lot = f.edit("lot", d.lot_id, lambda: Lot(mine_id=d.mine_id, product=d.product, station=d.station))
     lot.loadings.pop(d.shipment_id, None)
+    lot.loaded[d.shipment_id] = (ix.at, d.total_net_weight_kg)
     if lot.reported_at is None or ix.at > lot.reported_at:
         lot.loadings[d.shipment_id] = (ix.at, d.total_net_weight_kg)
     lot.loading_flags = sorted(set(lot.loading_flags) | {c for c in s.flags if c.startswith(_LONG_HAUL)})
@@ -310,8 +311,9 @@ def _lot_reported(f: Fold, ix: Indexed, d: models.LotAssayedV1 | models.StockRep
     flags = sorted({w.code for w in ix.event.warnings if w.code.startswith("quality-")})
     f.set_latest(("stock", (d.mine_id, d.product)), "last_assay",
                  {**assay_summary(d.assay), "lot_id": d.lot_id, "flags": flags, "at": ix.at})
+    lot.reports[ix.at] = max(d.quantity_kg, lot.reports.get(ix.at, d.quantity_kg))  # a tie: the larger stands
     if lot.reported_at is not None and ix.at < lot.reported_at:
-        return  # an older report reaching the ledger late: the newer one stands
+        return  # an older report reaching the ledger late: the newer one stands (it is in the history, though)
     lot.reported_kg, lot.reported_at = d.quantity_kg, ix.at
     lot.loadings = {sid: (at, kg) for sid, (at, kg) in lot.loadings.items() if at > ix.at}
     lot.assay, lot.flags = assay_summary(d.assay), flags

@@ -29,6 +29,18 @@ def business_day(t: datetime.datetime) -> str:
     return t.astimezone(CST).date().isoformat()
 
 
+def business_day_of(at: str) -> str:
+    """The business day of an RFC 3339 time text (an entity's ``at``)."""
+    return business_day(datetime.datetime.fromisoformat(at))
+
+
+def day_end(day: str) -> str:
+    """The instant a business day ends (00:00 CST of the next day) as RFC 3339 UTC text, comparable with the
+    ``at`` texts of the fold, with or without fractions of a second (``2025-03-01T16:00:00.000000Z`` ends
+    2025-03-01: ``…T16:00:00Z`` and ``…T16:00:00.5Z`` both sort after it, ``…T15:59:59.9Z`` before)."""
+    return f"{day}T16:00:00.000000Z"
+
+
 def days(first: str, last: str) -> list[str]:
     """Every day from ``first`` to ``last`` inclusive (at most :data:`MAX_WINDOW_DAYS`)."""
     start, end = datetime.date.fromisoformat(first), datetime.date.fromisoformat(last)
@@ -69,6 +81,8 @@ VIEWS: dict[str, ViewSpec] = {
                      ("demand_kg", "supply_kg", "capacity_kg", "requested_kg")),
     "trains": ViewSpec("views_trains", ("train_id",), ("loaded_kg", "shipments_loaded")),
     "disputes": ViewSpec("views_disputes", ("shipment_id",), ()),
+    # history: the day's change of a mine's stock of a product; the stock at the end of day D is the sum up to D
+    "stock_day": ViewSpec("views_mine_day", ("mine_id", "product", "day"), ("change_kg", "loaded_kg")),
 }
 
 
@@ -92,6 +106,17 @@ class Line:
     def load_kg(self, wagon_type: str | None, wagons: int) -> int:
         """Rated load of ``wagons`` wagons of a type (0 for an unknown type)."""
         return self.load_limit_kg.get(wagon_type or "", 0) * wagons
+
+    def on_line(self, station: str) -> bool:
+        return any(code == station for code, _ in self.segment_starts)
+
+    def link(self, origin: str, destination: str) -> tuple[str, str] | None:
+        """The link off the line a train runs over (e.g. 月山 → 新乡), as (start station, end station): a train
+        between a line station and a station beyond the line's end runs from the line's end to that station."""
+        if self.on_line(origin) == self.on_line(destination) or not self.segment_starts:
+            return None
+        end = self.segment_starts[-1][0]
+        return (end, destination) if self.on_line(origin) else (origin, end)
 
     def segments(self, origin: str, destination: str) -> list[tuple[str, str]]:
         """The line sections a train from ``origin`` to ``destination`` runs over, each as (the station it

@@ -4,6 +4,7 @@ are read in one REPEATABLE READ transaction, so the height stated is the height 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -78,25 +79,39 @@ class Reader:
         return await self._fetch("stock", "($1::text IS NULL OR mine_id = $1) AND ($2::text IS NULL OR product = $2)",
                                  mine, product, order="mine_id, product")
 
-    async def lots(self, mine: str | None = None, flagged: bool | None = None, limit: int = 200) -> list[Row]:
-        return await self._fetch(
-            "lots", "($1::text IS NULL OR figures->>'mine_id' = $1)"
-            " AND ($2::boolean IS NULL OR (figures->>'flagged')::boolean = $2)",
-            mine, flagged, order="(figures->>'on_hand_kg')::bigint DESC, lot_id", limit=limit)
+    _LOTS_WHERE = ("($1::text IS NULL OR figures->>'mine_id' = $1)"
+                   " AND ($2::boolean IS NULL OR (figures->>'flagged')::boolean = $2)"
+                   " AND ($3::text IS NULL OR figures->>'product' = $3)"
+                   " AND (NOT $4::boolean OR (figures->>'on_hand_kg')::bigint > 0)")
+
+    async def lots(self, mine: str | None = None, flagged: bool | None = None, limit: int = 200,
+                   product: str | None = None, on_hand: bool = True) -> list[Row]:
+        """Lots (by default only those with coal on hand: a flagged lot that was loaded out is no concern)."""
+        return await self._fetch("lots", self._LOTS_WHERE, mine, flagged, product, on_hand,
+                                 order="(figures->>'on_hand_kg')::bigint DESC, lot_id", limit=limit)
+
+    async def count_lots(self, mine: str | None = None, flagged: bool | None = None, product: str | None = None,
+                         on_hand: bool = True) -> int:
+        n: int = await self.conn.fetchval(f"SELECT count(*) FROM {VIEWS['lots'].table} WHERE {self._LOTS_WHERE}",
+                                          mine, flagged, product, on_hand)
+        return n
+
+    _DEMAND_WHERE = ("($1::text IS NULL OR figures->>'status' = $1)"
+                     " AND ($2::text IS NULL OR figures->>'buyer_id' = $2) AND ($3::text IS NULL OR order_id = $3)"
+                     " AND ($4::text IS NULL OR figures->>'product' = $4)"
+                     " AND ($5::text IS NULL OR figures->>'destination' = $5)")
 
     async def demand(self, status: str | None = "open", buyer: str | None = None, order_id: str | None = None,
-                     limit: int = 200) -> list[Row]:
-        return await self._fetch(
-            "demand", "($1::text IS NULL OR figures->>'status' = $1)"
-            " AND ($2::text IS NULL OR figures->>'buyer_id' = $2) AND ($3::text IS NULL OR order_id = $3)",
-            status, buyer, order_id,
-            order="(figures->>'open_kg')::bigint DESC, order_id", limit=limit)
+                     limit: int = 200, product: str | None = None, destination: str | None = None) -> list[Row]:
+        return await self._fetch("demand", self._DEMAND_WHERE, status, buyer, order_id, product, destination,
+                                 order="(figures->>'open_kg')::bigint DESC, order_id", limit=limit)
 
-    async def open_demand(self) -> tuple[int, int]:
-        """Open orders and their open quantity (kg), over every order."""
+    async def open_demand(self, buyer: str | None = None, product: str | None = None,
+                          destination: str | None = None) -> tuple[int, int]:
+        """Open orders and their open quantity (kg), over every order (that matches the filters)."""
         r = await self.conn.fetchrow(
             f"SELECT count(*) AS n, coalesce(sum((figures->>'open_kg')::bigint), 0) AS kg"
-            f" FROM {VIEWS['demand'].table} WHERE figures->>'status' = 'open'")
+            f" FROM {VIEWS['demand'].table} WHERE {self._DEMAND_WHERE}", "open", buyer, None, product, destination)
         return (r["n"], r["kg"]) if r else (0, 0)
 
     async def gaps(self, day: str | None, destination: str | None = None, product: str | None = None) -> list[Row]:
@@ -108,23 +123,48 @@ class Reader:
             " AND ($3::text IS NULL OR product = $3)", d, destination, product,
             order="(figures->>'gap_kg')::bigint DESC, destination, product")
 
-    async def trains(self, status: str | None = "in_transit", limit: int = 100) -> list[Row]:
-        return await self._fetch("trains", "($1::text IS NULL OR figures->>'status' = $1)", status,
+    # a train is in transit at instant T (RFC 3339 UTC text) if it departed by T and had not arrived by T;
+    # ``status`` (no T) is the train's status now
+    _TRAINS_WHERE = ("($1::text IS NULL OR figures->>'status' = $1)"
+                     " AND ($2::text IS NULL OR figures->>'origin' = $2 OR figures->>'destination' = $2)"
+                     " AND ($3::text IS NULL OR (figures->>'departed_at' <= $3"
+                     " AND (figures->>'arrived_at' IS NULL OR figures->>'arrived_at' > $3"
+                     " OR figures->>'last_station' IS DISTINCT FROM figures->>'destination')))")
+
+    async def trains(self, status: str | None = "in_transit", limit: int = 100, station: str | None = None,
+                     at: str | None = None) -> list[Row]:
+        return await self._fetch("trains", self._TRAINS_WHERE, None if at else status, station, at,
                                  order="figures->>'departed_at' DESC NULLS LAST, train_id", limit=limit)
 
-    async def count_trains(self, status: str) -> int:
-        n: int = await self.conn.fetchval(
-            f"SELECT count(*) FROM {VIEWS['trains'].table} WHERE figures->>'status' = $1", status)
+    async def count_trains(self, status: str, station: str | None = None, at: str | None = None) -> int:
+        n: int = await self.conn.fetchval(f"SELECT count(*) FROM {VIEWS['trains'].table} WHERE {self._TRAINS_WHERE}",
+                                          None if at else status, station, at)
         return n
 
-    async def disputes(self, open_only: bool = True, limit: int = 100) -> list[Row]:
-        return await self._fetch("disputes", "(NOT $1::boolean OR (figures->>'open')::boolean)", open_only,
+    _DISPUTES_WHERE = ("(NOT $1::boolean OR (figures->>'open')::boolean)"
+                       " AND ($2::text IS NULL OR figures->>'buyer_id' = $2)"
+                       " AND ($3::text IS NULL OR figures->>'product' = $3)")
+
+    async def disputes(self, open_only: bool = True, limit: int = 100, buyer: str | None = None,
+                       product: str | None = None) -> list[Row]:
+        return await self._fetch("disputes", self._DISPUTES_WHERE, open_only, buyer, product,
                                  order="figures->>'at' DESC NULLS LAST, shipment_id", limit=limit)
 
-    async def count_disputes(self) -> int:
+    async def count_disputes(self, buyer: str | None = None, product: str | None = None) -> int:
         n: int = await self.conn.fetchval(
-            f"SELECT count(*) FROM {VIEWS['disputes'].table} WHERE (figures->>'open')::boolean")
+            f"SELECT count(*) FROM {VIEWS['disputes'].table} WHERE {self._DISPUTES_WHERE}", True, buyer, product)
         return n
+
+    async def sim_clock(self) -> str | None:
+        """The latest event time in the block the views are at (the simulated clock of a simulated feed)."""
+        h = self.snapshot.progress.height
+        if h < 0 or self.snapshot.ledger_height is None:
+            return None
+        t = await self.conn.fetchval(
+            "SELECT max(e.event_time) FROM ledger_blocks b JOIN ledger_events e"
+            " ON e.leaf_index >= b.first_leaf_index AND e.leaf_index < b.first_leaf_index + b.leaf_count"
+            " WHERE b.height = $1", h)
+        return None if t is None else str(t.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z"))
 
     async def changed_since(self, height: int, limit: int = MAX_ROWS) -> tuple[dict[str, list[Row]], bool]:
         """Rows changed after ``height`` per view; and whether the answer was cut at ``limit`` rows per view."""
@@ -173,10 +213,32 @@ def sections(capacity_rows: list[Row]) -> list[dict[str, Any]]:
             lo, hi = sorted((km[row["station"]], km[to]))
             inside = [s for s, k in line().segment_starts if (lo <= k < hi if d == "down" else lo < k <= hi)]
             used = [by_station.get(s, {}) for s in inside]
-            out.append({
-                "from_station": row["station"], "to_station": to, "direction": d, "day": row["day"],
-                "capacity_trains": row[f"capacity_{d}_trains"], "capacity_wagons": row[f"capacity_{d}_wagons"],
-                "used_trains": max((u.get(f"used_{d}_trains", 0) for u in used), default=0),
-                "used_wagons": max((u.get(f"used_{d}_wagons", 0) for u in used), default=0),
-            })
+            trains = max((u.get(f"used_{d}_trains", 0) for u in used), default=0)
+            wagons = max((u.get(f"used_{d}_wagons", 0) for u in used), default=0)
+            if not line().on_line(to) and d == "down":  # off the line (月山 → 新乡): trains to it or beyond it
+                trains, wagons = _onward(row, km, km[to])
+            out.append(_section_row(row, to, d, trains, wagons))
     return out
+
+
+def _onward(row: Row, km: dict[str, int], to_km: int) -> tuple[int, int]:
+    trains = wagons = 0
+    for name, value in row.items():
+        if name.startswith("onward_") and name.endswith("_trains") and km.get(name[7:-7], -1) >= to_km:
+            trains += value
+            wagons += row.get(f"onward_{name[7:-7]}_wagons", 0)
+    return trains, wagons
+
+
+OVER_PCT = 90  # a section above this share of its capacity is an alert (services/views/alerts.py)
+
+
+def _section_row(row: Row, to: str, d: str, trains: int, wagons: int) -> dict[str, Any]:
+    cap = row[f"capacity_{d}_trains"]
+    pct = round(100 * trains / cap, 1) if cap else None
+    return {
+        "from_station": row["station"], "to_station": to, "direction": d, "day": row["day"],
+        "capacity_trains": cap, "capacity_wagons": row[f"capacity_{d}_wagons"],
+        "used_trains": trains, "used_wagons": wagons, "used_pct": pct,
+        "over_trains": max(0, trains - cap), "overbooked": trains > cap,
+    }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import inspect
 import json
 import time
 from collections.abc import AsyncIterator
@@ -18,12 +19,15 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from schemas import refdata
 from services import db
 from services.config import Settings
+from services.views.alerts import DEFAULT_STOCK_DAYS, read_alerts
+from services.views.export import to_csv
 from services.views.feed import Subscription, ViewsFeed
+from services.views.history import MAX_DAYS, day_end_utc, history, stock_at
 from services.views.queries import ViewsReader, sections
 from services.views.status import HeadVerifier
 
@@ -99,41 +103,66 @@ StateDep = Annotated[ViewsState, Depends(views_state)]
 Day = Annotated[str | None, Query(pattern=DATE, description="business day YYYY-MM-DD (CST); default: latest")]
 
 
+Code = Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The filters every table understands (each table applies those that concern it)."""
+
+    date: str | None = None
+    station: str | None = None
+    product: str | None = None
+    buyer: str | None = None
+    mine: str | None = None
+    destination: str | None = None
+    status: str = "open"
+    limit: int = 200
+
+
+def filters(date: Day = None, station: Code = None, product: Code = None, buyer: Code = None, mine: Code = None,
+            destination: Code = None) -> Filters:
+    return Filters(date, station, product, buyer, mine, destination)
+
+
+FiltersDep = Annotated[Filters, Depends(filters)]
+
+
 @router.get("/capacity", dependencies=[Auth])
-async def capacity(state: StateDep, date: Day = None, station: str | None = None) -> dict[str, Any]:
+async def capacity(state: StateDep, date: Day = None, station: Code = None) -> dict[str, Any]:
     """Per station and day: wagons requested / allocated / loaded / unloaded, trains, section capacity and use."""
     async with state.reader.snapshot() as r:
         rows = await r.capacity(date, station)
         day = r.day(date)
-        return {**r.snapshot.meta(), "date": day, "rows": rows, "sections": sections(rows)}
+        return {**r.snapshot.meta(), "date": day, "rows": rows, "sections": sections(await r.capacity(day))}
 
 
 @router.get("/stock", dependencies=[Auth])
-async def stock(state: StateDep, mine: str | None = None, product: str | None = None,
-                flagged_lots: bool = Query(False, description="also list the lots flagged against the limits")
+async def stock(state: StateDep, mine: Code = None, product: Code = None,
+                flagged_lots: bool = Query(False, description="also list the lots on hand flagged against the limits")
                 ) -> dict[str, Any]:
     """Per mine and product: stock on hand, last assay, lots flagged against the quality limits, offers."""
     async with state.reader.snapshot() as r:
         out: dict[str, Any] = {**r.snapshot.meta(), "rows": await r.stock(mine, product)}
         if flagged_lots:
-            out["flagged_lots"] = await r.lots(mine, flagged=True)
+            out["flagged_lots"] = await r.lots(mine, flagged=True, product=product)
         return out
 
 
 @router.get("/demand", dependencies=[Auth])
 async def demand(state: StateDep,
                  status: Annotated[str, Query(pattern="^(open|withdrawn|all)$")] = "open",
-                 buyer: str | None = None, order: str | None = None,
+                 buyer: Code = None, order: Code = None, product: Code = None, destination: Code = None,
                  limit: Annotated[int, Query(ge=1, le=2000)] = 200) -> dict[str, Any]:
     """Per buyer order: ordered, open, in transit, delivered, confirmed and disputed tonnes (kg)."""
     async with state.reader.snapshot() as r:
-        rows = await r.demand(None if status == "all" else status, buyer, order, limit)
+        rows = await r.demand(None if status == "all" else status, buyer, order, limit, product, destination)
         return {**r.snapshot.meta(), "rows": rows}
 
 
 @router.get("/gaps", dependencies=[Auth])
-async def gaps(state: StateDep, date: Day = None, destination: str | None = None,
-               product: str | None = None) -> dict[str, Any]:
+async def gaps(state: StateDep, date: Day = None, destination: Code = None,
+               product: Code = None) -> dict[str, Any]:
     """Per destination, product and day: demand vs coal loaded vs rail capacity allocated, and the gap."""
     async with state.reader.snapshot() as r:
         return {**r.snapshot.meta(), "date": r.day(date), "rows": await r.gaps(date, destination, product)}
@@ -141,16 +170,78 @@ async def gaps(state: StateDep, date: Day = None, destination: str | None = None
 
 @router.get("/trains", dependencies=[Auth])
 async def trains(state: StateDep, status: Annotated[str, Query(pattern="^(in_transit|arrived|all)$")] = "in_transit",
+                 station: Code = None, date: Annotated[str | None, Query(
+                     pattern=DATE, description="in transit at the end of this day (CST) instead of now")] = None,
                  limit: Annotated[int, Query(ge=1, le=2000)] = 100) -> dict[str, Any]:
+    at = day_end_utc(date) if date else None
     async with state.reader.snapshot() as r:
-        return {**r.snapshot.meta(), "rows": await r.trains(None if status == "all" else status, limit)}
+        rows = await r.trains(None if status == "all" else status, limit, station, at)
+        return {**r.snapshot.meta(), "rows": rows}
 
 
 @router.get("/disputes", dependencies=[Auth])
-async def disputes(state: StateDep, open_only: bool = True,
+async def disputes(state: StateDep, open_only: bool = True, buyer: Code = None, product: Code = None,
                    limit: Annotated[int, Query(ge=1, le=2000)] = 100) -> dict[str, Any]:
     async with state.reader.snapshot() as r:
-        return {**r.snapshot.meta(), "rows": await r.disputes(open_only, limit)}
+        return {**r.snapshot.meta(), "rows": await r.disputes(open_only, limit, buyer, product)}
+
+
+@router.get("/lots", dependencies=[Auth])
+async def lots(state: StateDep, mine: Code = None, product: Code = None, flagged: bool | None = None,
+               on_hand: bool = Query(True, description="only lots with coal on hand"),
+               limit: Annotated[int, Query(ge=1, le=2000)] = 200) -> dict[str, Any]:
+    """Per lot: on hand, the latest assay and the quality limits it breaks."""
+    async with state.reader.snapshot() as r:
+        rows = await r.lots(mine, flagged, limit, product, on_hand)
+        return {**r.snapshot.meta(), "rows": rows, "total": await r.count_lots(mine, flagged, product, on_hand)}
+
+
+@router.get("/alerts", dependencies=[Auth])
+async def alerts(state: StateDep, f: FiltersDep,
+                 stock_days: Annotated[float, Query(gt=0, le=365, description="days of demand a mine's stock should"
+                                                    " cover")] = DEFAULT_STOCK_DAYS) -> dict[str, Any]:
+    """Sections above 90 % of capacity, mines low on stock, flagged lots, open disputes (most severe first)."""
+    async with state.reader.snapshot() as r:
+        rows = await read_alerts(r, f.date, stock_days=stock_days, station=f.station, product=f.product,
+                                 buyer=f.buyer, mine=f.mine)
+        return {**r.snapshot.meta(), "date": r.day(f.date), "rows": rows}
+
+
+@router.get("/history", dependencies=[Auth])
+async def history_series(state: StateDep, f: FiltersDep,
+                         days: Annotated[int, Query(ge=1, le=MAX_DAYS)] = 30) -> dict[str, Any]:
+    """Daily series over ``days`` days up to ``date`` (default the latest day): tonnes loaded and trains per
+    station (or the line), trains vs capacity per section, stock per mine, demand and shortfall."""
+    async with state.reader.snapshot() as r:
+        end = r.day(f.date)
+        meta = r.snapshot.meta()
+        if end is None:
+            return {**meta, "days": [], "station": None, "sections": [], "mine": None, "demand": None}
+        return {**meta, **await history(r, end, days, station=f.station, mine=f.mine, product=f.product,
+                                        destination=f.destination)}
+
+
+_KEYS = {"capacity": ("station", "day"), "sections": ("from_station", "to_station", "direction", "day"),
+         "stock": ("mine_id", "product"), "lots": ("lot_id",), "demand": ("order_id",),
+         "gaps": ("destination", "product", "day"), "trains": ("train_id",), "disputes": ("shipment_id",),
+         "alerts": ("kind", "key")}
+
+
+def _export_route(table: str, route: Any) -> None:
+    """``GET /v1/views/export/<table>.csv``: the JSON endpoint's own parameters (and checks), its rows as CSV."""
+
+    async def export(**kwargs: Any) -> Response:
+        body = await route(**kwargs)
+        rows = body["sections"] if table == "sections" else body["rows"]
+        name = f"coalchain-{table}-h{body.get('as_of_height')}.csv"
+        return Response(to_csv(rows, _KEYS[table]), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"',
+                                 "X-As-Of-Height": str(body.get("as_of_height"))})
+
+    export.__signature__ = inspect.signature(route)  # type: ignore[attr-defined]
+    export.__doc__ = f"The rows of ``/v1/views/{'capacity' if table == 'sections' else table}`` as CSV."
+    router.add_api_route(f"/export/{table}.csv", export, methods=["GET"], dependencies=[Auth],
+                         response_class=Response, name=f"export_{table}")
 
 
 @router.get("/status", dependencies=[Auth])
@@ -168,22 +259,42 @@ async def _head(request: Request, state: ViewsState) -> dict[str, Any] | None:
 
 
 @router.get("/dashboard", dependencies=[Auth])
-async def dashboard(request: Request, state: StateDep, date: Day = None) -> dict[str, Any]:
-    """Everything the dashboard draws, from one snapshot."""
+async def dashboard(request: Request, state: StateDep, f: FiltersDep,
+                    stock_days: Annotated[float, Query(gt=0, le=365)] = DEFAULT_STOCK_DAYS) -> dict[str, Any]:
+    """Everything the dashboard draws, from one snapshot. With a past ``date``: that day as it was (figures
+    of that day, stock and trains in transit at its end); demand, lots and disputes are always as of now."""
     async with state.reader.snapshot() as r:
-        day = r.day(date)
+        latest = r.snapshot.progress.latest_day
+        day = r.day(f.date)
+        past = day is not None and latest is not None and day < latest
+        at = day_end_utc(day) if past and day else None
         capacity_rows = await r.capacity(day)
-        out = {
-            **r.snapshot.meta(), "date": day,
-            "capacity": capacity_rows, "sections": sections(capacity_rows),
-            "stock": await r.stock(), "flagged_lots": await r.lots(flagged=True, limit=8),
-            "demand": await r.demand("open", limit=12), "gaps": await r.gaps(day),
-            "trains": await r.trains("in_transit", limit=12), "trains_in_transit": await r.count_trains("in_transit"),
-            "disputes": await r.disputes(True, limit=8), "open_disputes": await r.count_disputes(),
+        stock_rows = await r.stock(f.mine, f.product)
+        if past and day:
+            level = await stock_at(r, day, f.mine, f.product)
+            stock_rows = [{**s, "stock_kg": level.get((s["mine_id"], s["product"]), 0)} for s in stock_rows]
+        out: dict[str, Any] = {
+            **r.snapshot.meta(), "date": day, "past": past, "filters": {k: v for k, v in vars(f).items()
+                                                                        if k in FILTER_NAMES and v},
+            "sim_clock": await r.sim_clock(),
+            "capacity": capacity_rows, "sections": sections(capacity_rows), "stock": stock_rows,
+            "flagged_lots": await r.lots(f.mine, flagged=True, limit=12, product=f.product),
+            "flagged_lots_total": await r.count_lots(f.mine, flagged=True, product=f.product),
+            "demand": await r.demand("open", f.buyer, None, 12, f.product, f.destination),
+            "gaps": await r.gaps(day, f.destination or f.station, f.product),
+            "trains": await r.trains("in_transit", 12, f.station, at),
+            "trains_in_transit": await r.count_trains("in_transit", f.station, at),
+            "disputes": await r.disputes(True, 8, f.buyer, f.product),
+            "open_disputes": await r.count_disputes(f.buyer, f.product),
+            "alerts": await read_alerts(r, day, stock_days=stock_days, station=f.station, product=f.product,
+                                        buyer=f.buyer, mine=f.mine),
         }
-        out["open_orders"], out["open_demand_kg"] = await r.open_demand()
+        out["open_orders"], out["open_demand_kg"] = await r.open_demand(f.buyer, f.product, f.destination)
     out["head"] = await _head(request, state)
     return out
+
+
+FILTER_NAMES = ("station", "product", "buyer", "mine", "destination")
 
 
 @router.get("/reference")
@@ -238,6 +349,9 @@ async def _events(state: ViewsState, sub: Subscription, first: list[str]) -> Asy
     try:
         for chunk in first:
             yield chunk
+        shown = await _alerts_message(state, None)
+        if shown is not None:
+            yield shown[1]
         deadline = time.monotonic() + STREAM_MAX_AGE_S
         while time.monotonic() < deadline:
             try:
@@ -246,5 +360,27 @@ async def _events(state: ViewsState, sub: Subscription, first: list[str]) -> Asy
                 yield ": keep-alive\n\n"
                 continue
             yield msg.sse()
+            changed = await _alerts_message(state, shown[0] if shown else None)
+            if changed is not None:
+                shown = changed
+                yield changed[1]
     finally:
         state.feed.unsubscribe(sub)
+
+
+async def _alerts_message(state: ViewsState, keys: frozenset[str] | None) -> tuple[frozenset[str], str] | None:
+    """``event: alerts`` with every alert of the latest day, unless the set of alerts is the one last sent."""
+    async with state.reader.snapshot() as r:
+        rows = await read_alerts(r)
+        meta = r.snapshot.meta()
+    now = frozenset(a["key"] + "/" + a["severity"] for a in rows)
+    if now == keys:
+        return None
+    new = sorted(a["key"] for a in rows if keys is not None and a["key"] + "/" + a["severity"] not in keys)
+    data = json.dumps({**meta, "alerts": rows, "new": new}, ensure_ascii=False)
+    return now, f"event: alerts\ndata: {data}\n\n"  # no id: Last-Event-ID stays the last views message's
+
+
+for _table, _route in {"capacity": capacity, "sections": capacity, "stock": stock, "lots": lots, "demand": demand,
+                       "gaps": gaps, "trains": trains, "disputes": disputes, "alerts": alerts}.items():
+    _export_route(_table, _route)
