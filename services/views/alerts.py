@@ -20,14 +20,15 @@ from services.views.queries import OVER_PCT, Reader, sections
 
 DEFAULT_STOCK_DAYS = 2.0
 ORDER = {"alert": 0, "warn": 1}
+KINDS = {"section_busy": 0, "stock_low": 1, "dispute_open": 2, "lot_flagged": 3}  # a dispatcher's first concern first
 
 
 def section_alerts(secs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for s in secs:
         cap, used = s["capacity_trains"], s["used_trains"]
-        if not cap or 100 * used <= OVER_PCT * cap:
-            continue
+        if not used or (cap and 100 * used <= OVER_PCT * cap):
+            continue  # (a section cut to 0 trains that still ran trains is overbooked too)
         out.append({
             "kind": "section_busy", "severity": "alert" if used > cap else "warn",
             "key": f"section:{s['from_station']}>{s['to_station']}/{s['direction']}@{s['day']}",
@@ -76,7 +77,7 @@ def dispute_alerts(disputes: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def ranked(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(alerts, key=lambda a: (ORDER.get(a["severity"], 9), a["kind"], a["key"]))
+    return sorted(alerts, key=lambda a: (ORDER.get(a["severity"], 9), KINDS.get(a["kind"], 9), a["key"]))
 
 
 async def read_alerts(r: Reader, day: str | None = None, *, stock_days: float = DEFAULT_STOCK_DAYS,

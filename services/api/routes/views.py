@@ -309,7 +309,9 @@ async def reference() -> dict[str, Any]:
         "mines": [{"mine_id": m.mine_id, "name_zh": m.name_zh, "name_en": m.name_en, "area": m.area,
                    "railhead_station": m.railhead_station} for m in ref.mines],
         "products": [{"code": p.code, "name_zh": p.name_zh, "name_en": p.name_en} for p in ref.products],
-        "participants": [{"id": p.id, "name": p.name, "name_en": p.name_en} for p in ref.participants],
+        "participants": [{"id": p.id, "name": p.name, "name_en": p.name_en, "roles": list(p.roles)}
+                         for p in ref.participants],
+        "mine_products": {m.mine_id: list(m.products) for m in ref.mines},
     }
 
 
