@@ -37,7 +37,7 @@ from services.validator.worker import run_validator
 from services.views.export import cell
 from tests.pipeline.helpers import api_server, running, tree_size, wait_until
 from tests.views.cdp import Page, browser, chromium_binary
-from tests.views.stack import AUTH, TOKEN, ledger_height, views_height, views_worker
+from tests.views.stack import AUTH, TOKEN, ledger_height, open_stream, views_height, views_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser,
               pytest.mark.skipif(chromium_binary() is None, reason="chromium is not installed")]
@@ -261,12 +261,23 @@ async def test_an_alert_appears_when_the_simulator_is_driven_over_capacity(stack
                                                               scenario_path=path)), 40_000)
                if ".CapacityPublished." in e["type"] and e["data"]["plan_date"] == day]
         assert cut
-        await stack.feed.send(cut)
-        await stack.feed.sealed()
+        async with open_stream(stack.base) as stream:
+            await stream.wait_for(lambda name, _: name == "alerts", 10, "the first alerts")
+            await stack.feed.send(cut)
+            await stack.feed.sealed()
+            await stream.wait_for(lambda name, data: name == "alerts" and set(keys) <= set(data["new"]), 15,
+                                  "the overbooked sections pushed as new alerts")
         alerts = await stack.get("/v1/views/alerts")
         assert set(keys) <= {a["key"] for a in alerts["rows"] if a["severity"] == "alert"}, alerts["rows"][:5]
         for k in keys:
-            await page.wait_for(f"document.querySelector(`[data-alert='{k}'].alert`)", 15, f"the alert {k}")
+            try:
+                await page.wait_for(f"!!document.querySelector(`[data-alert='{k}'].alert`)", 15, f"the alert {k}")
+            except AssertionError:
+                shown = await page.eval("[...document.querySelectorAll('[data-alert]')].map(e => e.dataset.alert"
+                                        " + ' ' + e.className).slice(0, 8).join(' | ') + ' day='"
+                                        " + document.getElementById('day').textContent + ' h='"
+                                        " + document.getElementById('as-of-height').textContent")
+                raise AssertionError(f"{k} not on the page; it shows {shown}") from None
         over = await page.eval("document.getElementById('tile-overbooked').querySelector('.fig').textContent")
         assert int(over) >= len(keys)
         assert await page.eval("document.querySelectorAll('.seg-bar .bar.over').length") >= 1

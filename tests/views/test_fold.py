@@ -175,3 +175,20 @@ def by_partition(envelopes: list[dict[str, Any]], partitions: int, seed: int) ->
         out.extend(q[:n])
         del q[:n]
     return out
+
+
+def test_the_stock_history_is_the_stock_at_the_end_of_each_day_in_any_order() -> None:
+    events = scenario.events()
+    views = fold_in_blocks(events, [4, 9])
+    day = views.view("stock_day")
+    # L1 (20 000 t) and L2 (5 000 t) were reported on the 10th (CST); 214 t were loaded from L1 that day
+    assert {k: (r["change_kg"], r["loaded_kg"]) for k, r in day.items()} == {
+        (scenario.MINE, "WY-MM", scenario.D): (24_786_000, 214_000)}
+    # a late report of L1 on the 11th: the 10th stays as it was, the 11th carries the change
+    late = scenario.E.lot("StockReported", "L1", scenario.MINE, "WY-MM", 19_000_000, "JCF", "2026-03-11T02:00:00Z")
+    for order in ([*events, late], [late, *events]):
+        got = fold_in_blocks(order, [3]).view("stock_day")
+        assert got[(scenario.MINE, "WY-MM", scenario.D)]["change_kg"] == 24_786_000
+        assert got[(scenario.MINE, "WY-MM", "2026-03-11")]["change_kg"] == 19_000_000 - 19_786_000
+        assert sum(r["change_kg"] for r in got.values()) == fold_in_blocks(order, [3]).view("stock")[
+            (scenario.MINE, "WY-MM")]["stock_kg"]

@@ -359,7 +359,7 @@
       fig(key, nf.format(used), over ? "short" : ""),
       el("span", { class: "unit", text: " 列 trains" }),
       sec ? el("span", { class: "cap" }, " / ", fig(`${key}:capacity`, nf.format(cap)),
-        ` 能力 capacity · ${cap ? Math.round((100 * used) / cap) : 0} %`,
+        ` 能力 capacity · ${cap ? `${Math.round((100 * used) / cap)} %` : "—"}`,
         over ? el("span", { class: "over", text: ` · 超 over +${used - cap}` }) : null,
         ` (${station(sec.from_station).name_zh}→${station(sec.to_station).name_zh})`) : null,
     ];
@@ -573,8 +573,8 @@
     const opts = {
       width, height: 170, legend: { show: true }, cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true } },
-      axes: [{ space: 60 }, { size: 60, values: (u, v) => v.map((n) => nf.format(n)) }],
-      series: [{ value: (u, v) => (v ? new Date(v * 1000).toISOString().slice(5, 10) : "—") },
+      axes: [{ space: 60 }, { size: 52, values: (u, v) => v.map((n) => (Math.abs(n) >= 10000 ? `${nf.format(n / 1000)}k` : nf.format(n))) }],
+      series: [{ label: "日 day", value: (u, v) => (v ? new Date((v + 8 * 3600) * 1000).toISOString().slice(0, 10) : "—") },
         ...spec.series.map(([label, color]) => ({ label, stroke: color, width: 2, points: { show: false },
           value: (u, v) => (v === null || v === undefined ? "—" : nf.format(v)) }))],
     };
