@@ -5,7 +5,8 @@
 * ``stock_low`` — a mine's stock of a product covers fewer than ``stock_days`` days of the day's open demand
   for that product (the demand spread evenly over the mines that hold that product);
 * ``lot_flagged`` — a lot on hand that breaks the quality limits;
-* ``dispute_open`` — a buyer's receipt disputes a shipment.
+* ``dispute_open`` — a buyer's receipt disputes a shipment (an alert on the day it was opened and the next; it
+  stays in the open disputes table until resolved).
 
 Each alert has a stable ``key`` (the same condition keeps its key from one snapshot to the next), so a client
 can tell a new alert from one already shown.
@@ -13,10 +14,16 @@ can tell a new alert from one already shown.
 
 from __future__ import annotations
 
+import datetime
 from collections import defaultdict
 from typing import Any
 
-from services.views.queries import OVER_PCT, Reader, sections
+from services.views.model import day_end
+from services.views.queries import MAX_ROWS, OVER_PCT, Reader, sections
+
+
+def _shift(day: str, n: int) -> str:
+    return (datetime.date.fromisoformat(day) + datetime.timedelta(days=n)).isoformat()
 
 DEFAULT_STOCK_DAYS = 2.0
 ORDER = {"alert": 0, "warn": 1}
@@ -92,6 +99,10 @@ async def read_alerts(r: Reader, day: str | None = None, *, stock_days: float = 
     low = stock_alerts(await r.stock(None, product), gaps, d, stock_days)  # every holder of a product shares it
     out = section_alerts(secs) + [a for a in low if not mine or a["mine_id"] == mine]
     out += lot_alerts(await r.lots(mine, flagged=True, limit=limit, product=product))
-    if not mine:
-        out += dispute_alerts(await r.disputes(True, limit=limit, buyer=buyer, product=product))
+    if not mine and d:
+        # a dispute is news on the day it is opened and the day after; the disputes table keeps every open one
+        since, until = day_end(_shift(d, -2)), day_end(d)
+        recent = [x for x in await r.disputes(True, limit=MAX_ROWS, buyer=buyer, product=product)
+                  if x.get("at") and since <= x["at"] < until]
+        out += dispute_alerts(recent)
     return ranked(out)[:limit]

@@ -9,6 +9,7 @@ from typing import Any
 from services.views.memory import MemoryViews
 from services.views.model import business_day, days, line, new_row
 from services.views.rows import derive
+from tests.views import events as E
 from tests.views import scenario
 from tests.views.events import event
 
@@ -185,7 +186,7 @@ def test_the_stock_history_is_the_stock_at_the_end_of_each_day_in_any_order() ->
     assert {k: (r["change_kg"], r["loaded_kg"]) for k, r in day.items()} == {
         (scenario.MINE, "WY-MM", scenario.D): (24_786_000, 214_000)}
     # a late report of L1 on the 11th: the 10th stays as it was, the 11th carries the change
-    late = scenario.E.lot("StockReported", "L1", scenario.MINE, "WY-MM", 19_000_000, "JCF", "2026-03-11T02:00:00Z")
+    late = E.lot("StockReported", "L1", scenario.MINE, "WY-MM", 19_000_000, "JCF", "2026-03-11T02:00:00Z")
     for order in ([*events, late], [late, *events]):
         got = fold_in_blocks(order, [3]).view("stock_day")
         assert got[(scenario.MINE, "WY-MM", scenario.D)]["change_kg"] == 24_786_000
