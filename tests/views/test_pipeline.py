@@ -126,6 +126,43 @@ async def test_the_sealed_day_folds_to_the_hand_computed_figures(stack: Stack) -
     assert (section["to_station"], section["capacity_trains"], section["used_trains"]) == ("YBF", 70, 1)
 
 
+async def test_history_alerts_and_csv_exports_over_the_api(stack: Stack) -> None:
+    """(Runs before the tests below, which seal more events.)"""
+    d = scenario.D
+    h = await stack.get("/v1/views/history", date=d, days=3, station="JCF", mine=scenario.MINE)
+    assert h["days"] == ["2026-03-08", "2026-03-09", d] and h["end"] == d
+    assert h["station"]["loaded_kg"] == [0, 0, 214_000] and h["station"]["trains_departed"] == [0, 0, 1]
+    assert h["mine"]["stock_kg"] == [0, 0, 24_786_000] and h["mine"]["loaded_kg"] == [0, 0, 214_000]
+    cbf = next(s for s in h["sections"] if s["from_station"] == "CBF")
+    assert (cbf["capacity_trains"], cbf["used_trains"]) == ([0, 0, 70], [0, 0, 1])
+    assert h["demand"]["demand_kg"][-1] == 1_500_000 and h["demand"]["shortfall_kg"][-1] == 786_000 + 500_000
+    past = await stack.get("/v1/views/dashboard", date="2026-03-09")
+    assert past["past"] is True and sum(s["stock_kg"] for s in past["stock"]) == 0  # nothing reported yet
+    assert past["trains_in_transit"] == 0
+
+    alerts = (await stack.get("/v1/views/alerts", date=d))["rows"]
+    kinds = {a["key"]: a for a in alerts}
+    assert kinds["dispute:S2"]["severity"] == "alert" and kinds["lot:L2"]["on_hand_kg"] == 5_000_000
+    assert not any(a["kind"] == "section_busy" for a in alerts)  # 1 train of 70
+    assert (await stack.get("/v1/views/lots", flagged="true"))["total"] == 1
+
+    async with httpx.AsyncClient(base_url=stack.base, headers=AUTH, timeout=10) as c:
+        for table, path, params in (("demand", "/v1/views/demand", {"status": "all"}),
+                                    ("gaps", "/v1/views/gaps", {"date": d}),
+                                    ("sections", "/v1/views/capacity", {"date": d}),
+                                    ("alerts", "/v1/views/alerts", {"date": d})):
+            r = await c.get(f"/v1/views/export/{table}.csv", params=params)
+            assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv"), table
+            rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+            body = (await c.get(path, params=params)).json()
+            want = body["sections"] if table == "sections" else body["rows"]
+            assert rows == [{k: cell(x.get(k)) for k in rows[0]} for x in want], table
+        bad = await c.get("/v1/views/export/demand.csv", params={"status": "nope"})
+        assert bad.status_code == 422 and "status" in bad.text
+        assert (await c.get("/v1/views/export/nothing.csv")).status_code == 404
+        assert (await c.get("/v1/views/export/demand.csv", headers={"Authorization": ""})).status_code == 401
+
+
 async def test_views_need_a_dispatcher_token(stack: Stack) -> None:
     async with httpx.AsyncClient(base_url=stack.base, timeout=10) as c:
         assert (await c.get("/v1/views/capacity")).status_code == 401
@@ -262,38 +299,3 @@ async def test_status_verifies_the_ledger_head(stack: Stack) -> None:
 
 
 
-
-async def test_history_alerts_and_csv_exports_over_the_api(stack: Stack) -> None:
-    d = scenario.D
-    h = await stack.get("/v1/views/history", date=d, days=3, station="JCF", mine=scenario.MINE)
-    assert h["days"] == ["2026-03-08", "2026-03-09", d] and h["end"] == d
-    assert h["station"]["loaded_kg"] == [0, 0, 214_000] and h["station"]["trains_departed"] == [0, 0, 1]
-    assert h["mine"]["stock_kg"] == [0, 0, 24_786_000] and h["mine"]["loaded_kg"] == [0, 0, 214_000]
-    cbf = next(s for s in h["sections"] if s["from_station"] == "CBF")
-    assert (cbf["capacity_trains"], cbf["used_trains"]) == ([0, 0, 70], [0, 0, 1])
-    assert h["demand"]["demand_kg"][-1] == 1_500_000 and h["demand"]["shortfall_kg"][-1] == 786_000 + 500_000
-    past = await stack.get("/v1/views/dashboard", date="2026-03-09")
-    assert past["past"] is True and sum(s["stock_kg"] for s in past["stock"]) == 0  # nothing reported yet
-    assert past["trains_in_transit"] == 0
-
-    alerts = (await stack.get("/v1/views/alerts", date=d))["rows"]
-    kinds = {a["key"]: a for a in alerts}
-    assert kinds["dispute:S2"]["severity"] == "alert" and kinds["lot:L2"]["on_hand_kg"] == 5_000_000
-    assert not any(a["kind"] == "section_busy" for a in alerts)  # 1 train of 70
-    assert (await stack.get("/v1/views/lots", flagged="true"))["total"] == 1
-
-    async with httpx.AsyncClient(base_url=stack.base, headers=AUTH, timeout=10) as c:
-        for table, path, params in (("demand", "/v1/views/demand", {"status": "all"}),
-                                    ("gaps", "/v1/views/gaps", {"date": d}),
-                                    ("sections", "/v1/views/capacity", {"date": d}),
-                                    ("alerts", "/v1/views/alerts", {"date": d})):
-            r = await c.get(f"/v1/views/export/{table}.csv", params=params)
-            assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv"), table
-            rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
-            body = (await c.get(path, params=params)).json()
-            want = body["sections"] if table == "sections" else body["rows"]
-            assert rows == [{k: cell(x.get(k)) for k in rows[0]} for x in want], table
-        bad = await c.get("/v1/views/export/demand.csv", params={"status": "nope"})
-        assert bad.status_code == 422 and "status" in bad.text
-        assert (await c.get("/v1/views/export/nothing.csv")).status_code == 404
-        assert (await c.get("/v1/views/export/demand.csv", headers={"Authorization": ""})).status_code == 401
