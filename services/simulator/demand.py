@@ -117,7 +117,8 @@ class Demand:
                      "wagon_count": len(unloaded)}
             if self.e.chance(self.scenario.buyer_assay_rate_bp):
                 data["assay"] = self._buyer_assay(shipment, 0)
-            self.e.emit("DeliveryConfirmed", order.buyer.participant_id, data)
+            if order.buyer.signs_receipts:
+                self.e.emit("DeliveryConfirmed", order.buyer.participant_id, data)
         order.outstanding_shipments -= 1
         if not order.withdrawn and order.plannable_kg <= 0 and order.outstanding_shipments == 0:
             order.withdrawn = True
@@ -132,7 +133,8 @@ class Demand:
                  "waybill_net_weight_kg": shipment.total_kg}
         if reason == "quality_below_contract":
             data["assay"] = self._buyer_assay(shipment, 400)
-        self.e.emit("DeliveryDisputed", shipment.chunk.order.buyer.participant_id, data)
+        if shipment.chunk.order.buyer.signs_receipts:  # else left for a person to answer (same random draws)
+            self.e.emit("DeliveryDisputed", shipment.chunk.order.buyer.participant_id, data)
 
     def _buyer_assay(self, shipment: Shipment, kcal_drop: int) -> dict[str, Any]:
         lot = shipment.chunk.lot.assay

@@ -39,6 +39,8 @@ class BuyerProfile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     window_days: IntRange
     max_price_cny_per_t: IntRange
     products: dict[str, int]
+    signs_receipts: bool = True
+    """False: the simulator never confirms or disputes this buyer's deliveries — a person does, in /receipts."""
 
 
 class Scenario(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename={"comment": "$comment"}):
