@@ -186,6 +186,17 @@ async def test_the_board_shows_the_line_agrees_with_itself_and_updates_live(stac
         log.warning("dashboard screenshot: %s", path)
         assert path.stat().st_size > 50_000
 
+        # the live dot: red while the stream is down, green again once it is back and the views keep up
+        await page.call("Network.enable")
+        await page.call("Network.emulateNetworkConditions", offline=True, latency=0, downloadThroughput=-1,
+                        uploadThroughput=-1)
+        await page.eval("fetch('/v1/views/status').catch(() => null)")
+        # (an open stream errors at the latest when the server ends it, after 30 s)
+        await page.wait_for("document.getElementById('live').dataset.level === 'red'", 45, "a red live dot")
+        await page.call("Network.emulateNetworkConditions", offline=False, latency=0, downloadThroughput=-1,
+                        uploadThroughput=-1)
+        await page.wait_for("document.getElementById('live').dataset.level === 'on'", 40, "a green live dot again")
+
 
 async def check_capacity_bars(page: Page, api: dict[str, Any]) -> None:
     """Each published section shows used / capacity; one that ran more trains than its capacity shows the
