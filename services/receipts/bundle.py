@@ -8,11 +8,11 @@ boundary instead (``tree_size``), e.g. to match a checkpoint its witnesses cosig
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 from chain_anchor.compact import inclusion_proof_plan, proof_from_plan
+from schemas import ijson
 from services.receipts.discrepancy import Tolerances, discrepancies
 from services.receipts.errors import ShipmentNotFound
 from services.receipts.shipment import LedgerEvent
@@ -79,7 +79,7 @@ async def _blocks(store: LedgerStore, heights: set[int]) -> list[dict[str, Any]]
     for height in sorted(heights):
         row = await store.block(height)
         assert row is not None, f"block {height} holds a stored event but is missing"
-        out.append({"height": height, "header": json.loads(row.header), "signatures": json.loads(row.signatures)})
+        out.append({"height": height, "header": ijson.loads(row.header), "signatures": ijson.loads(row.signatures)})
     return out
 
 

@@ -34,7 +34,7 @@ from services.receipts.client import (
 from services.receipts.discrepancy import Tolerances
 from services.receipts.errors import BundleInvalid, ReceiptError
 from services.receipts.summary import discrepancy_line, summary_lines
-from services.receipts.verify import verify_bundle
+from services.receipts.verify import load_bundle, verify_bundle
 from services.trust import load_trust
 
 
@@ -228,13 +228,9 @@ def _pct(text: str) -> int:
 def _verify(args: argparse.Namespace, settings: Settings) -> int:
     own = Tolerances(weight_bp=_pct(args.weight_tolerance_pct)) if args.weight_tolerance_pct else None
     trust = load_trust(args.trust)
+    raw = args.bundle.read_bytes()
     try:
-        bundle = json.loads(args.bundle.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        print(f"RECEIPT INVALID [format]: {args.bundle} is not JSON: {e}")
-        return 1
-    try:
-        verified = verify_bundle(bundle, trust, witness_quorum=args.witness_quorum)
+        verified = verify_bundle(load_bundle(raw), trust, witness_quorum=args.witness_quorum)
     except BundleInvalid as e:
         print(f"RECEIPT INVALID [{e.check}]: {e}")
         return 1

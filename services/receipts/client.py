@@ -31,6 +31,7 @@ import schemas
 from chain_anchor.errors import KeyFormatError
 from chain_anchor.events import sign_event
 from chain_anchor.keys import Signer
+from schemas import ijson
 from services.receipts.errors import ReceiptInputError
 
 log = logging.getLogger(__name__)
@@ -169,4 +170,4 @@ def get_json(url: str, token: str | None = None, *, timeout_s: float = 30) -> An
     """GET a JSON document, with ``Authorization: Bearer <token>`` when given."""
     headers = {"authorization": f"Bearer {token}"} if token else {}
     with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout_s) as response:
-        return json.loads(response.read())
+        return ijson.loads(response.read())

@@ -8,12 +8,12 @@ predicates of the partial indexes of migration 0003, written identically so the 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from collections.abc import Iterable, Iterator
 
 import asyncpg
 
+from schemas import ijson
 from services.receipts.shipment import LedgerEvent, Shipment
 from services.store.errors import StoreUnavailable
 from services.store.postgres import LedgerStore
@@ -54,7 +54,7 @@ def unavailable_as_store_error() -> Iterator[None]:
 
 
 def _events(rows: Iterable[asyncpg.Record]) -> list[LedgerEvent]:
-    return [LedgerEvent(json.loads(bytes(r["leaf"])), r["leaf_index"], r["height"]) for r in rows]
+    return [LedgerEvent(ijson.loads(bytes(r["leaf"])), r["leaf_index"], r["height"]) for r in rows]
 
 
 async def load_shipment(store: LedgerStore, shipment_id: str, *, below: int | None = None) -> Shipment:

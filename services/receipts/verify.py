@@ -45,6 +45,7 @@ from chain_anchor.errors import (
 from chain_anchor.events import verify_event
 from chain_anchor.hashing import leaf_hash
 from chain_anchor.merkle import verify_inclusion
+from schemas import ijson
 from services.receipts.discrepancy import Tolerances, discrepancies
 from services.receipts.errors import BundleInvalid
 from services.receipts.shipment import KINDS, LedgerEvent, Shipment, kind_of
@@ -53,7 +54,7 @@ from services.sequencer.sealing import checkpoint_origin
 from services.trust import Trust
 from services.validator.checks import owns
 
-__all__ = ["BUNDLE_FORMAT", "VerifiedReceipt", "key_ids", "verify_bundle"]
+__all__ = ["BUNDLE_FORMAT", "VerifiedReceipt", "key_ids", "load_bundle", "verify_bundle"]
 
 BUNDLE_FORMAT = "taijiao-coalchain/receipt-bundle/v1"
 _MEMBERS = frozenset({"format", "ledger_id", "shipment_id", "tree_size", "checkpoint", "blocks", "events",
@@ -113,6 +114,16 @@ def verify_bundle(bundle: object, trust: Trust, *, witness_quorum: int = 0) -> V
         blocks=blocks, shipment=shipment, participants=dict(trust.registry.participants), key_ids=ids,
         tolerances=tolerances, discrepancies=marks, witnesses_verified=witnesses,
     )
+
+
+def load_bundle(raw: bytes) -> object:
+    """Parse a bundle file as I-JSON (RFC 7493, which RFC 8785 requires): a duplicated member name anywhere —
+    in the bundle, a block header or an event — is refused with check ``format``, because two parsers may
+    keep different values of it (one shows ``"total_net_weight_kg": 1``, another the signed figure)."""
+    try:
+        return ijson.loads(raw)
+    except ValueError as e:
+        raise BundleInvalid("format", f"not I-JSON: {e}") from None
 
 
 def key_ids(*, blocks_signatures: Iterable[str], events: Iterable[LedgerEvent]) -> dict[str, Any]:
