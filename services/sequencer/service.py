@@ -14,11 +14,14 @@ import contextlib
 import json
 import logging
 import time
+from typing import Any
 
 import asyncpg
+import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
+from chain_anchor.canonical import canonicalize
 from chain_anchor.cutter import BlockCutter
 from chain_anchor.errors import ItemTooLarge
 from services import blockmsg, db
@@ -32,6 +35,7 @@ from services.store.postgres import LedgerStore
 log = logging.getLogger(__name__)
 
 SEQUENCER_LOCK_ID = 0x5E0_0001
+REPUBLISH_SCAN = 256  # blocks-topic records looked at (from the end) for the last block this ledger published
 
 
 def header_int(record: ConsumerRecord[bytes, bytes], name: str) -> int:
@@ -184,7 +188,7 @@ class Sequencer:
         head = await store.head()
         if head is None:
             return
-        last = await self._last_published_height()
+        last = await self._last_published_height(store)
         for height in range(last + 1, head.height + 1):
             row = await store.block(height)
             assert row is not None
@@ -206,7 +210,11 @@ class Sequencer:
         finally:
             await consumer.stop()
 
-    async def _last_published_height(self) -> int:
+    async def _last_published_height(self, store: LedgerStore) -> int:
+        """The height of the last block in the blocks topic that is ours: a record counts only if its header
+        is byte for byte the one committed at that height (anyone may write to the topic: a forged or garbage
+        record at the end must neither crash the sequencer nor stop it republishing). Looks at the last
+        :data:`REPUBLISH_SCAN` records; none of ours among them: -1 (republish all; consumers skip by height)."""
         tp = TopicPartition(self.topics.blocks, 0)
         end = await self._end_offset(tp)
         if not end:
@@ -215,8 +223,23 @@ class Sequencer:
         await consumer.start()
         try:
             consumer.assign([tp])
-            consumer.seek(tp, end - 1)
-            records = (await consumer.getmany(tp, timeout_ms=5000, max_records=1)).get(tp, [])
-            return int(records[-1].key) if records and records[-1].key else -1
+            consumer.seek(tp, max(0, end - REPUBLISH_SCAN))
+            records: list[Any] = []
+            while not records or records[-1].offset < end - 1:
+                batch = (await consumer.getmany(tp, timeout_ms=5000, max_records=REPUBLISH_SCAN)).get(tp, [])
+                if not batch:
+                    break
+                records += batch
         finally:
             await consumer.stop()
+        for record in reversed(records):
+            try:
+                msg = blockmsg.decode(record.value or b"")
+                height = msg.height
+                row = await store.block(height) if isinstance(height, int) and height >= 0 else None
+            except (msgspec.MsgspecError, ValueError, TypeError, KeyError, OverflowError):
+                row = None
+            if row is not None and canonicalize(msg.header) == row.header:
+                return height
+            log.warning("blocks topic offset %d is not a block this ledger committed; ignored", record.offset)
+        return -1

@@ -319,3 +319,15 @@ async def test_an_event_dated_9999_is_quarantined_and_the_views_go_on(stack: Sta
     _, body = await stack.healthz()
     assert body["checks"]["views"]["quarantined_events"] == 1
     assert "1 events quarantined" in body["checks"]["views"]["detail"]
+
+
+async def test_the_sequencer_finds_its_last_published_block_behind_forgeries(stack: Stack) -> None:
+    """The sequencer reads the blocks topic too (on start, to republish what is missing): forged and garbage
+    records at the end, with keys that are no height, neither crash it nor count as published."""
+    head = await stack.caught_up()
+    await stack.publish_blocks([await forge(stack.settings, [stock_report(1)], signer=WRONG_KEY), b"\x00garbage"])
+    pool = await db.create_pool(stack.settings, max_size=2)
+    try:
+        assert await Sequencer(stack.settings)._last_published_height(LedgerStore(pool)) == head
+    finally:
+        await pool.close()
