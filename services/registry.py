@@ -118,4 +118,16 @@ def from_genesis(doc: Mapping[str, Any]) -> Registry:
 
 
 def load_genesis(path: Path) -> Registry:
-    return from_genesis(json.loads(path.read_text(encoding="utf-8")))
+    """The genesis file's registry; :class:`~services.errors.InputFileError` naming the file otherwise."""
+    from services.errors import InputFileError
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise InputFileError(f"{path}: cannot read the genesis file: {e.strerror or e}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputFileError(f"{path}: not a genesis file (not JSON: {e})") from None
+    try:
+        return from_genesis(doc)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise InputFileError(f"{path}: malformed genesis file: {type(e).__name__}: {e}") from None
