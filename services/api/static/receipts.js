@@ -226,7 +226,7 @@ async function follow(c, id, name) {
 
 async function loadPending() {
   const doc = await api(`/v1/receipts/pending?buyer=${encodeURIComponent(state.participant)}&limit=200`);
-  $("pending-count").textContent = doc.pending.length;
+  $("pending-count").textContent = doc.pending.length >= 200 ? "200+" : doc.pending.length; // the oldest 200 are shown
   $("tolerance").textContent = `截至区块 as of tree size ${doc.as_of.tree_size} · 允差 tolerances: weight ${doc.tolerances.weight_pct} %, ` +
     Object.entries(doc.tolerances.assay).map(([k, v]) => `${k} ${v}`).join(", ");
   const keep = new Map([...document.querySelectorAll("#pending .card")].map((c) => [c.dataset.shipment, c]));
