@@ -146,7 +146,10 @@ def _cpu_figures(result: Result, tl: list[Sample], sealed: int) -> None:
     per = per_event_us(lo.cpu, hi.cpu, hi.sealed - lo.sealed)
     result.add("cpu_us_per_event", "CPU per sealed event, all processes (10→90 %)", per.pop("all processes"),
                "µs/event", vs=vs, higher_is_better=False, headline=True)
+    result.details["cpu_us_per_event"] = {k: round(v, 2) for k, v in sorted(per.items())}
     for name, us in sorted(per.items()):
+        if us <= 0:  # e.g. a validator that was assigned no partition in a small run: in details only
+            continue
         result.add(f"cpu_us_per_event_{name.replace(' ', '_')}", f"CPU per sealed event, {name}", us, "µs/event",
                    vs=vs, higher_is_better=False)
 
