@@ -58,6 +58,8 @@ _STR_FIELDS = ("ledger_id", "source_topic", "sealed_at", "sequencer_key_id")
 _FIELDS = frozenset(_HEX_FIELDS + _INT_FIELDS + _STR_FIELDS)
 _HASH_HEX = re.compile(r"[0-9a-f]{64}")
 _RFC3339_UTC = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?Z", re.ASCII)
+RFC3339_UTC = _RFC3339_UTC
+"""RFC 3339 UTC date-time with ``Z`` and an optional fraction; groups: year, month, day, hour, minute, second."""
 
 
 @dataclass(frozen=True, slots=True)

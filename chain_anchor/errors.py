@@ -28,6 +28,7 @@ Hierarchy::
     ├── HeaderError (ValueError)                   block header malformed (.field)
     ├── BlockError (ValueError)                    block contents disagree with its header (.height, .reason)
     ├── ChainError (ValueError)                    sequence of headers is broken (.height, .reason)
+    ├── VerdictFormatError (ValueError)            a validator verdict record is malformed
     ├── CheckpointError (ValueError)               checkpoint body malformed
     │   ├── NoteParseError                         signed note text malformed
     │   └── QuorumNotMet                           fewer than k trusted signatures (.required, .verified)
@@ -65,6 +66,7 @@ __all__ = [
     "SignatureError",
     "TreeError",
     "UnknownKey",
+    "VerdictFormatError",
 ]
 
 
@@ -178,6 +180,10 @@ class EventSignatureError(SignatureError):
 
 
 # --- blocks and chains ----------------------------------------------------------------------------------
+
+
+class VerdictFormatError(ChainAnchorError, ValueError):
+    """A validator verdict record does not follow its byte format (``docs/ledger-format.md`` §9)."""
 
 
 class HeaderError(ChainAnchorError, ValueError):

@@ -21,6 +21,7 @@ __all__ = [
     "TAG_BLOCK_HEADER",
     "TAG_EVENT",
     "TAG_RECEIPT",
+    "TAG_VERDICT",
     "leaf_hash",
     "node_hash",
     "sha256",
@@ -37,6 +38,8 @@ TAG_BLOCK_HEADER = b"taijiao-coalchain/block-header/v1\n"
 """Prefix of the bytes hashed and signed for a block header (see :mod:`chain_anchor.block`)."""
 TAG_RECEIPT = b"taijiao-coalchain/receipt/v1\n"
 """Prefix reserved for signed receipt bundles."""
+TAG_VERDICT = b"taijiao-coalchain/verdict/v1\n"
+"""Prefix of a validator's verdict record and of the bytes it signs (see :mod:`chain_anchor.verdict`)."""
 
 _sha256 = hashlib.sha256
 

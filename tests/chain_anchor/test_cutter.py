@@ -97,3 +97,60 @@ def test_invariants(sizes: list[int], max_events: int, preferred: int) -> None:
         assert 1 <= len(batch) <= max_events
         total = sum(sizes[i] for i in batch)
         assert total <= preferred or len(batch) == 1
+
+
+def test_weighted_item_counts_its_events() -> None:
+    c = _cutter(max_events=10)
+    assert c.ordered("a", 10, 4) == ([], True)
+    assert (c.pending_count, c.pending_items) == (4, 1)
+    assert c.ordered("b", 10, 6) == ([["a", "b"]], False)  # exactly max_events: cut with the item
+    assert (c.pending_count, c.pending_items) == (0, 0)
+
+
+def test_weighted_item_that_would_overflow_max_events_starts_the_next_batch() -> None:
+    c = _cutter(max_events=10)
+    c.ordered("a", 10, 7)
+    assert c.ordered("b", 10, 4) == ([["a"]], True)
+    assert c.pending_count == 4
+    assert c.ordered("c", 10, 6) == ([["b", "c"]], False)
+
+
+def test_weighted_overflow_then_the_item_alone_fills_the_block() -> None:
+    c = _cutter(max_events=10)
+    c.ordered("a", 10, 3)
+    assert c.ordered("b", 10, 10) == ([["a"], ["b"]], False)
+
+
+def test_item_heavier_than_max_events_is_isolated() -> None:
+    c = _cutter(max_events=10)
+    assert c.ordered("big", 10, 11) == ([["big"]], False)
+    c.ordered("a", 10, 2)
+    assert c.ordered("big", 10, 25) == ([["a"], ["big"]], False)
+    assert c.pending_count == 0
+
+
+def test_count_below_one_is_refused() -> None:
+    with pytest.raises(CutterError):
+        _cutter().ordered("a", 10, 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    items=st.lists(st.tuples(st.integers(0, 150), st.integers(1, 8)), max_size=60),
+    max_events=st.integers(1, 6),
+    preferred=st.integers(1, 120),
+)
+def test_weighted_invariants(items: list[tuple[int, int]], max_events: int, preferred: int) -> None:
+    c: BlockCutter[int] = BlockCutter(max_events=max_events, preferred_max_bytes=preferred, absolute_max_bytes=150)
+    out: list[list[int]] = []
+    for i, (size, count) in enumerate(items):
+        batches, pending = c.ordered(i, size, count)
+        assert pending == (c.pending_count > 0)
+        assert all(batches)
+        out.extend(batches)
+    out.append(c.cut())
+    assert [i for batch in out for i in batch] == list(range(len(items)))
+    for batch in out[:-1]:
+        events = sum(items[i][1] for i in batch)
+        assert events <= max_events or len(batch) == 1
+        assert sum(items[i][0] for i in batch) <= preferred or len(batch) == 1
