@@ -143,6 +143,7 @@ def _check_time(value: str) -> None:
     if match is None:
         raise VerdictFormatError(f"verified_at {value[:40]!r} is not RFC 3339 UTC, e.g. 2024-05-01T08:00:00Z")
     try:
-        datetime(*(int(part) for part in match.groups()))  # type: ignore[misc]
+        year, month, day, hour, minute, second = (int(part) for part in match.groups())
+        datetime(year, month, day, hour, minute, second)
     except ValueError as e:
         raise VerdictFormatError(f"verified_at {value!r} is not a valid date/time: {e}") from None
