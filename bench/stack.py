@@ -88,6 +88,9 @@ class Stack:
 
     def write_genesis(self, genesis: dict[str, Any]) -> None:
         self.genesis_path.write_text(json.dumps(genesis, ensure_ascii=False), encoding="utf-8")
+        from services.keyfiles import ensure_development_validator
+
+        ensure_development_validator(self.settings)  # the validators' verdict key, trusted by the sequencer
 
     def spawn(self, name: str, *argv: str) -> subprocess.Popen[bytes]:
         """Start ``coalchain <argv>`` as a child process named ``name``."""

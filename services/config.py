@@ -44,6 +44,15 @@ class Settings(BaseSettings):
     absolute_max_bytes: int = 10 * 1024 * 1024
     max_event_bytes: int = 256 * 1024
 
+    # Validator -> sequencer hop (docs/operations.md "Sealing hop"): validators sign one verdict record per
+    # fetched batch with this key; the sequencer seals only verdicts signed by a key of genesis "validators"
+    validator_key_file: Path | None = None  # default: home/keys/validator.key (created in development)
+    verdict_max_bytes: int = 900_000  # one verdict record stays below Kafka's default 1 MB message limit
+    offset_gap_max_retries: int = 20  # sequencer: re-reads of a missing accepted offset before it moves on
+    # validators reject an event whose time is this far ahead of / behind their clock (time-out-of-range)
+    event_time_max_future_s: int = 600
+    event_time_max_past_s: int = 45 * 86_400
+
     # API
     api_host: str = "127.0.0.1"
     api_port: int = 8000

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -131,3 +132,41 @@ def load_genesis(path: Path) -> Registry:
         return from_genesis(doc)
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise InputFileError(f"{path}: malformed genesis file: {type(e).__name__}: {e}") from None
+
+
+# --- validator keys (genesis "validators"): who may sign the verdicts the sequencer seals ---------------
+
+def validator_keys(doc: Mapping[str, Any]) -> KeyRing:
+    """The validator keys a genesis (or trust) document lists, each checked against its key id."""
+    raws = []
+    for v in doc.get("validators") or ():
+        raw = _public_key(v["public_key"])
+        if "key_id" in v and v["key_id"] != key_id(raw):
+            raise ValueError(f"validator {v.get('name', '?')}: key_id {v['key_id']} does not match its public key")
+        raws.append(raw)
+    return KeyRing(raws)
+
+
+def load_validator_keys(path: Path) -> KeyRing:
+    return validator_keys(json.loads(path.read_text(encoding="utf-8")))
+
+
+def validator_entry(public_key_raw: bytes, name: str) -> dict[str, str]:
+    return {"name": name, "key_id": key_id(public_key_raw),
+            "public_key": base64.b64encode(public_key_raw).decode("ascii")}
+
+
+def add_genesis_validator(path: Path, public_key_raw: bytes, name: str) -> bool:
+    """List a validator key in the genesis file at ``path`` (created with no participants if absent);
+    return True if the file changed. Development only: production genesis files are written by hand."""
+    doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {
+        "format": "coalchain-genesis/v1", "participants": []}
+    if key_id(public_key_raw) in validator_keys(doc):
+        return False
+    doc["validators"] = [*(doc.get("validators") or []), validator_entry(public_key_raw, name)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    log.warning("listed validator key %s in %s", key_id(public_key_raw), path)
+    return True

@@ -3,6 +3,7 @@
     {"ledger_id": "taijiao",
      "sequencer_keys": ["<base64 raw Ed25519 public key>", ...],
      "participants": [<genesis participant objects: id, name, roles, keys, mines, stations>],
+     "validators": [{"name": ..., "key_id": ..., "public_key": "<base64>"}, ...],
      "witnesses": ["<C2SP vkey>", ...]}
 
 ``coalchain trust export`` writes one from the genesis file and the sequencer key.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from chain_anchor.checkpoint import NoteVerifier
 from chain_anchor.errors import ChainAnchorError
 from chain_anchor.keys import KeyRing
 from services.errors import InputFileError
-from services.registry import Registry, from_genesis
+from services.registry import Registry, from_genesis, validator_keys
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Trust:
     sequencer_keys: KeyRing
     registry: Registry
     witnesses: tuple[NoteVerifier, ...] = ()
+    validators: KeyRing = field(default_factory=KeyRing)  # whose verdicts the sequencer may seal
 
     def checkpoint_verifiers(self, origin: str) -> list[NoteVerifier]:
         """The sequencer keys as C2SP note verifiers under the checkpoint origin's name."""
@@ -41,6 +43,7 @@ def trust_from_json(doc: dict[str, Any]) -> Trust:
         sequencer_keys=KeyRing(base64.b64decode(k, validate=True) for k in doc["sequencer_keys"]),
         registry=from_genesis({"participants": doc.get("participants", [])}),
         witnesses=tuple(NoteVerifier.parse(v) for v in doc.get("witnesses", [])),
+        validators=validator_keys(doc),
     )
 
 
@@ -69,5 +72,6 @@ def trust_json(ledger_id: str, sequencer_public_keys: list[bytes], genesis: dict
         "ledger_id": ledger_id,
         "sequencer_keys": [base64.b64encode(k).decode() for k in sequencer_public_keys],
         "participants": genesis.get("participants", []),
+        "validators": genesis.get("validators", []),
         "witnesses": [],
     }

@@ -134,6 +134,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         asyncio.run(ensure_topics(settings))
         asyncio.run(db.migrate_database(settings))
         ensure_development_genesis(settings, args.seed)
+        if settings.is_development():  # validators sign verdicts with home/keys/validator.key: trust it
+            from services.keyfiles import ensure_development_validator
+
+            ensure_development_validator(settings)
         env = {**os.environ, "DATABASE_URL": settings.database_url,
                "COALCHAIN_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
                "COALCHAIN_HOME": str(home)}

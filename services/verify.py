@@ -54,6 +54,7 @@ async def check_stored(store: LedgerStore, row: BlockRow, checked: CheckedBlock)
         "first_leaf_index": (row.first_leaf_index, checked.header.first_leaf_index),
         "leaf_count": (row.leaf_count, checked.header.leaf_count),
         "compact_range": (row.compact_range, pack_hashes(checked.compact.hashes)),
+        "first_offset": (row.first_offset, checked.header.first_offset),
         "last_offset": (row.last_offset, checked.header.last_offset),
     }
     for name, (stored, computed) in expect.items():
@@ -77,12 +78,41 @@ def check_event_rows(height: int, first: int, rows: list[asyncpg.Record], hashes
             raise BlockInvalid(height, f"stored columns of leaf {first + n} differ from its bytes")
 
 
+def check_accepted_offsets(row: BlockRow, prev: BlockRow | None, rows: list[asyncpg.Record]) -> None:
+    """The block's accepted-topic range follows the previous block's without overlap (or starts again at 0:
+    a development broker lost its data), and every event was read inside it, in leaf order: each event's
+    (accepted_offset, accepted_index) lies in [first_offset, last_offset] and strictly increases. Rows a
+    replica stored (or sealed before migration 0005) carry no accepted position: all NULL is allowed."""
+    h = row.height
+    if row.first_offset > row.last_offset:
+        raise BlockInvalid(h, f"first_offset {row.first_offset} is after last_offset {row.last_offset}")
+    if prev is not None and row.first_offset <= prev.last_offset and row.first_offset != 0:
+        raise BlockInvalid(h, f"accepted offsets [{row.first_offset}, {row.last_offset}] overlap the previous"
+                           f" block's [{prev.first_offset}, {prev.last_offset}]")
+    positions = [(r["accepted_offset"], r["accepted_index"]) for r in rows]
+    if all(o is None for o, _ in positions):
+        return
+    last: tuple[int, int] | None = None
+    for n, (offset, index) in enumerate(positions):
+        leaf = row.first_leaf_index + n
+        if offset is None or index is None:
+            raise BlockInvalid(h, f"leaf {leaf} has no accepted offset while others of its block have one")
+        if not row.first_offset <= offset <= row.last_offset:
+            raise BlockInvalid(h, f"leaf {leaf} was read at accepted offset {offset}, outside the block's range"
+                               f" [{row.first_offset}, {row.last_offset}]")
+        if last is not None and (offset, index) <= last:
+            raise BlockInvalid(h, f"leaf {leaf} was read at accepted offset {offset} entry {index}, not after the"
+                               f" previous leaf's offset {last[0]} entry {last[1]}")
+        last = (offset, index)
+
+
 async def verify_ledger(store: LedgerStore, checker: BlockChecker, progress: Progress | None = None) -> Report:
     start = time.perf_counter()
     head = await store.head()
     total = head.height + 1 if head else 0
     task = progress.add_task("verifying", total=total) if progress else None
     state, events = ChainState(), 0
+    prev: BlockRow | None = None
     try:
         for first in range(0, total, 256):
             for row in await store.blocks(first, min(first + 255, total - 1)):
@@ -92,7 +122,12 @@ async def verify_ledger(store: LedgerStore, checker: BlockChecker, progress: Pro
                 leaves = [bytes(r["leaf"]) for r in rows]
                 checked = checker.check(state, row.header, json.loads(row.signatures), leaves, row.checkpoint)
                 check_event_rows(row.height, row.first_leaf_index, list(rows), checked.leaf_hashes)
+                if len(rows) != row.leaf_count:
+                    raise BlockInvalid(row.height, f"the block holds {len(rows)} events; its leaf_count is"
+                                       f" {row.leaf_count}")
+                check_accepted_offsets(row, prev, list(rows))
                 await check_stored(store, row, checked)
+                prev = row
                 state = BlockChecker.advance(state, checked)
                 events += len(leaves)
                 if progress and task is not None:

@@ -1,8 +1,9 @@
-"""Turning a cut batch of accepted messages into a stored, signed block. No Kafka here.
+"""Turning a cut batch of checked verdict records into a stored, signed block. No Kafka here.
 
-The deterministic part: given the previous head and the same accepted messages, the same block bytes come
-out (the sealed-at time is the newest event time in the block, not a clock reading, so re-sealing the same
-topic from scratch is byte-identical).
+The deterministic part: given the previous head and the same accepted records, the same block bytes come
+out (the sealed-at time is the newest ``verified_at`` of the block's verdict records — a validator's signed
+clock reading that is in the topic — never before the previous block's, so re-sealing the same topic from
+scratch is byte-identical).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from chain_anchor.block import GENESIS_PREV_HASH, BlockHeader, header_bytes, hea
 from chain_anchor.canonical import canonicalize
 from chain_anchor.checkpoint import Checkpoint, SignedNote, sign_note
 from chain_anchor.compact import CompactRange
-from chain_anchor.hashing import leaf_hash
 from chain_anchor.keys import Signer
 from services.store.postgres import BlockRow, LedgerStore, SealedEvent, pack_hashes
 
@@ -37,16 +37,33 @@ decode_head = msgspec.json.Decoder(EnvelopeHead).decode
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    """One message of the accepted topic."""
+    """One checked entry of a verdict record of the accepted topic."""
 
-    offset: int
+    offset: int  # accepted-topic offset of its verdict record
+    index: int  # its position in that record
     leaf: bytes  # canonical event bytes, as the validator produced them
+    leaf_hash: bytes
     raw_partition: int
     raw_offset: int
+    head: EnvelopeHead
+    event_time: datetime
 
     @property
     def size(self) -> int:
         return len(self.leaf)
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictBatch:
+    """The checked entries of one verdict record: a unit the cutter never splits across blocks."""
+
+    offset: int
+    verified_at: str
+    entries: list[Accepted]
+
+    @property
+    def size(self) -> int:
+        return sum(e.size for e in self.entries)
 
 
 @dataclass(frozen=True)
@@ -83,11 +100,11 @@ def parse_event_time(value: str) -> datetime:
 
 
 def sealed_at(times: list[str], previous: datetime | None = None) -> str:
-    """The block's time: its latest event time, never before the previous block's, as RFC 3339 UTC.
+    """The latest of ``times`` (the block's verdicts' ``verified_at``), never before the previous block's,
+    as RFC 3339 UTC.
 
-    Derived from the events, not read from a clock, so re-sealing the same topic gives the same bytes;
-    never decreasing, because validators running in parallel can hand the sequencer events out of time
-    order."""
+    Read from the topic, not from the sequencer's clock, so re-sealing the same topic gives the same bytes;
+    never decreasing, because validators' clocks differ and their verdicts interleave."""
     latest = max(parse_event_time(t) for t in times)
     if previous is not None and previous > latest:
         latest = previous
@@ -105,6 +122,9 @@ class BlockSealer:
         self._source_topic = source_topic
         self.head = head
         self.compact = CompactRange(head.tree_size, head.compact_hashes()) if head else CompactRange()
+        # first accepted offset of the next block: right after the previous block's range, so consecutive
+        # ranges are contiguous; None when reading starts at the topic's beginning (set by the caller)
+        self.range_start: int | None = head.last_offset + 1 if head else None
 
     @property
     def next_height(self) -> int:
@@ -114,37 +134,40 @@ class BlockSealer:
     def next_offset(self) -> int | None:
         return self.head.last_offset + 1 if self.head else None
 
-    async def dedupe(self, batch: list[Accepted]) -> tuple[list[tuple[Accepted, EnvelopeHead]], list[Duplicate]]:
-        heads = [(m, decode_head(m.leaf)) for m in batch]
-        sealed = {str(k): v for k, v in (await self._store.sealed_positions([h.id for _, h in heads])).items()}
+    async def dedupe(self, batch: list[Accepted]) -> tuple[list[Accepted], list[Duplicate]]:
+        sealed = {str(k): v for k, v in (await self._store.sealed_positions([m.head.id for m in batch])).items()}
         seen: dict[str, tuple[int, int]] = {}
-        fresh: list[tuple[Accepted, EnvelopeHead]] = []
+        fresh: list[Accepted] = []
         dups: list[Duplicate] = []
-        for m, h in heads:
-            prior = sealed.get(h.id) or seen.get(h.id)
+        for m in batch:
+            prior = sealed.get(m.head.id) or seen.get(m.head.id)
             if prior is not None:
-                dups.append(Duplicate(m, h.id, redelivery=prior == (m.raw_partition, m.raw_offset)))
+                dups.append(Duplicate(m, m.head.id, redelivery=prior == (m.raw_partition, m.raw_offset)))
                 continue
-            seen[h.id] = (m.raw_partition, m.raw_offset)
-            fresh.append((m, h))
+            seen[m.head.id] = (m.raw_partition, m.raw_offset)
+            fresh.append(m)
         return fresh, dups
 
-    async def seal(self, batch: list[Accepted]) -> tuple[Sealed | None, list[Duplicate]]:
-        """Seal the new events of ``batch`` as the next block; return it (None if all were duplicates)."""
-        fresh, dups = await self.dedupe(batch)
+    async def seal(self, batch: list[VerdictBatch]) -> tuple[Sealed | None, list[Duplicate]]:
+        """Seal the new events of ``batch`` as the next block; return it (None if all were duplicates).
+
+        The block covers the accepted offsets from :attr:`range_start` (or the batch's first record) to the
+        batch's last record, the records in between included (time-to-cut markers, quarantined records)."""
+        fresh, dups = await self.dedupe([e for v in batch for e in v.entries])
         if not fresh:
             return None, dups
         height = self.head.height + 1 if self.head else 0
         first_leaf = self.compact.size
-        leaves = [m.leaf for m, _ in fresh]
-        hashes = [leaf_hash(x) for x in leaves]
+        leaves = [m.leaf for m in fresh]
+        hashes = [m.leaf_hash for m in fresh]
         compact = self.compact.copy()
+        first_offset = batch[0].offset if self.range_start is None else min(self.range_start, batch[0].offset)
         header, sig, nodes = seal_block(
             ledger_id=self._ledger_id, height=height,
             prev_hash=self.head.header_hash if self.head else GENESIS_PREV_HASH,
             compact_range=compact, leaf_hashes=hashes, source_topic=self._source_topic, source_partition=0,
-            first_offset=batch[0].offset, last_offset=batch[-1].offset,
-            sealed_at=sealed_at([h.time for _, h in fresh], self.head.sealed_at if self.head else None),
+            first_offset=first_offset, last_offset=batch[-1].offset,
+            sealed_at=sealed_at([v.verified_at for v in batch], self.head.sealed_at if self.head else None),
             signer=self._signer,
         )
         row = BlockRow(
@@ -158,10 +181,12 @@ class BlockSealer:
             sealed_at=parse_event_time(header.sealed_at),
         )
         events = [
-            SealedEvent(first_leaf + i, h.id, m.leaf, hashes[i], h.type, h.subject,
-                        h.source.rsplit("/", 1)[-1], parse_event_time(h.time), m.raw_partition, m.raw_offset)
-            for i, (m, h) in enumerate(fresh)
+            SealedEvent(first_leaf + i, m.head.id, m.leaf, m.leaf_hash, m.head.type, m.head.subject,
+                        m.head.source.rsplit("/", 1)[-1], m.event_time, m.raw_partition, m.raw_offset,
+                        m.offset, m.index)
+            for i, m in enumerate(fresh)
         ]
         await self._store.append(row, events, nodes)
         self.head, self.compact = row, compact
+        self.range_start = row.last_offset + 1
         return Sealed(row, header, leaves, compact), dups

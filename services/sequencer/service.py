@@ -14,7 +14,8 @@ import contextlib
 import json
 import logging
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 import asyncpg
 import msgspec
@@ -24,12 +25,15 @@ from aiokafka.structs import ConsumerRecord
 from chain_anchor.canonical import canonicalize
 from chain_anchor.cutter import BlockCutter
 from chain_anchor.errors import ItemTooLarge
+from chain_anchor.keys import KeyRing
 from services import blockmsg, db
 from services.config import Settings
 from services.kafka import clients
 from services.kafka.topics import Topics
-from services.keyfiles import sequencer_signer
-from services.sequencer.sealing import Accepted, BlockSealer, Duplicate, Sealed
+from services.keyfiles import genesis_path, sequencer_signer
+from services.registry import load_validator_keys
+from services.sequencer.intake import Quarantined, Reason, check_marker, check_verdict, ttc_height
+from services.sequencer.sealing import BlockSealer, Duplicate, Sealed, VerdictBatch
 from services.store.postgres import LedgerStore
 
 log = logging.getLogger(__name__)
@@ -38,16 +42,46 @@ SEQUENCER_LOCK_ID = 0x5E0_0001
 REPUBLISH_SCAN = 256  # blocks-topic records looked at (from the end) for the last block this ledger published
 
 
-def header_int(record: ConsumerRecord[bytes, bytes], name: str) -> int:
-    for k, v in record.headers or ():
-        if k == name:
-            return int(v)
-    return -1
+Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 
 
-def to_accepted(record: ConsumerRecord[bytes, bytes]) -> Accepted:
-    assert record.value is not None
-    return Accepted(record.offset, record.value, header_int(record, "raw-partition"), header_int(record, "raw-offset"))
+@dataclass
+class OffsetTracker:
+    """The next expected offset of the accepted partition: hands on only a contiguous run of records.
+
+    A fetch that skips offsets (tansu under load hands a consumer later offsets before earlier ones) is cut
+    at the hole and the caller seeks back to :attr:`expected` to re-read; after ``max_retries`` re-reads of
+    the same missing offset (an offset that really is not there: a compacted or transactional topic) the
+    tracker moves on and counts the offsets skipped."""
+
+    expected: int | None
+    max_retries: int
+    gaps: int = 0  # holes seen (each answered by a re-read)
+    skipped: int = 0  # offsets given up on
+    _retries: int = 0
+
+    def take(self, records: list[Record]) -> tuple[list[Record], int | None]:
+        """The contiguous records from ``expected`` on, and the offset to seek back to (None: no hole)."""
+        out: list[Record] = []
+        for r in records:
+            if self.expected is None:
+                self.expected = r.offset
+            if r.offset < self.expected:
+                continue  # consumed before (a re-read after seeking back)
+            if r.offset > self.expected:
+                if self._retries < self.max_retries:
+                    self._retries += 1
+                    self.gaps += 1
+                    log.warning("accepted offsets %d..%d missing from a fetch that returned %d; re-reading from %d"
+                                " (retry %d)", self.expected, r.offset - 1, r.offset, self.expected, self._retries)
+                    return out, self.expected
+                log.error("accepted offsets %d..%d still missing after %d re-reads; going on at %d",
+                          self.expected, r.offset - 1, self._retries, r.offset)
+                self.skipped += r.offset - self.expected
+            self._retries = 0
+            self.expected = r.offset + 1
+            out.append(r)
+        return out, None
 
 
 class Sequencer:
@@ -57,6 +91,28 @@ class Sequencer:
         self.signer = sequencer_signer(settings)
         self.sealed_blocks = 0
         self.sealed_events = 0
+        self.quarantined = 0
+        self.validators = self.load_validators()
+        self._validators_due = 0.0
+        self.offsets = OffsetTracker(None, settings.offset_gap_max_retries)
+
+    def load_validators(self) -> KeyRing:
+        """The validator keys of the trust set (genesis ``validators``); none if there is no genesis file."""
+        path = genesis_path(self.settings)
+        if not path.exists():
+            log.warning("no genesis file at %s: no validator is trusted, every verdict will be quarantined", path)
+            return KeyRing()
+        return load_validator_keys(path)
+
+    def _refresh_validators(self) -> bool:
+        """Re-read the genesis file (at most once a second): a validator key may have been listed since."""
+        now = time.monotonic()
+        if now < self._validators_due:
+            return False
+        self._validators_due = now + 1.0
+        before = set(self.validators)
+        self.validators = self.load_validators()
+        return set(self.validators) != before
 
     async def run(self, stop: asyncio.Event) -> None:
         lock_conn = await db.connect(self.settings)
@@ -103,6 +159,8 @@ class Sequencer:
                             " lost its data (e.g. a tansu restart); reading the topic from its beginning",
                             end, start - 1)
                 start = None
+                sealer.range_start = None  # the next block's range starts where the new topic does
+            self.offsets = OffsetTracker(start, self.settings.offset_gap_max_retries)
             if start is None:
                 await consumer.seek_to_beginning(tp)
             else:
@@ -118,7 +176,7 @@ class Sequencer:
         marker into the accepted topic, and the block is cut where the marker lands. Every cut point is
         therefore in the topic, and re-sealing the same topic gives byte-identical blocks."""
         s = self.settings
-        cutter: BlockCutter[Accepted] = BlockCutter(
+        cutter: BlockCutter[VerdictBatch] = BlockCutter(
             max_events=s.max_events_per_block, preferred_max_bytes=s.preferred_max_bytes,
             absolute_max_bytes=s.absolute_max_bytes,
         )
@@ -127,31 +185,64 @@ class Sequencer:
         marker_sent_for: int | None = None
         while not stop.is_set():
             wait_s = timeout_s if pending_since is None else pending_since + timeout_s - time.monotonic()
-            records = await consumer.getmany(tp, timeout_ms=max(1, int(wait_s * 1000)),
-                                             max_records=s.max_events_per_block)
-            for record in records.get(tp, []):
-                ttc = header_int(record, "ttc")
-                if ttc >= 0:
-                    if ttc == sealer.next_height and cutter.pending_count:
-                        await self._seal_and_publish(sealer, producer, cutter.cut())
-                        pending_since = None
-                    continue
-                msg = to_accepted(record)
-                try:
-                    batches, pending = cutter.ordered(msg, msg.size)
-                except ItemTooLarge as e:
-                    await self._reject(producer, msg, "oversized", str(e))
-                    continue
-                for batch in batches:
-                    await self._seal_and_publish(sealer, producer, batch)
-                pending_since = (pending_since or time.monotonic()) if pending else None
+            for record in await self._fetch(consumer, tp, max(1, int(wait_s * 1000))):
+                if sealer.range_start is None:
+                    sealer.range_start = record.offset  # reading began at the topic's start
+                pending = await self._consume(sealer, producer, cutter, record)
+                if pending is not None:
+                    pending_since = (pending_since or time.monotonic()) if pending else None
             due = pending_since is not None and time.monotonic() - pending_since >= timeout_s
             if due and marker_sent_for != sealer.next_height:
                 marker_sent_for = sealer.next_height
                 await producer.send_and_wait(self.topics.accepted, b"", headers=[
                     ("ttc", str(sealer.next_height).encode())])
 
-    async def _seal_and_publish(self, sealer: BlockSealer, producer: AIOKafkaProducer, batch: list[Accepted]) -> None:
+    async def _getmany(self, consumer: AIOKafkaConsumer, tp: TopicPartition, timeout_ms: int) -> list[Record]:
+        records = await consumer.getmany(tp, timeout_ms=timeout_ms, max_records=self.settings.max_events_per_block)
+        out: list[Record] = records.get(tp, [])
+        return out
+
+    async def _fetch(self, consumer: AIOKafkaConsumer, tp: TopicPartition, timeout_ms: int) -> list[Record]:
+        """The next contiguous records; on a hole in the offsets, seek back and re-read it next time."""
+        records, seek_to = self.offsets.take(await self._getmany(consumer, tp, timeout_ms))
+        if seek_to is not None:
+            consumer.seek(tp, seek_to)
+        return records
+
+    async def _consume(self, sealer: BlockSealer, producer: AIOKafkaProducer, cutter: BlockCutter[VerdictBatch],
+                       record: Record) -> bool | None:
+        """Check one record and feed it to the cutter, sealing what it cuts; return whether events are
+        pending (None: the record changed nothing)."""
+        ttc = ttc_height(record.headers)
+        if ttc is not None:
+            marker = check_marker(record.offset, record.value, ttc)
+            if isinstance(marker, Quarantined):
+                await self._quarantine(producer, [marker])
+                return None
+            if marker == sealer.next_height and cutter.pending_count:
+                await self._seal_and_publish(sealer, producer, cutter.cut())
+                return False
+            return None
+        batch, bad = check_verdict(record.offset, record.value, self.validators,
+                                   max_event_bytes=self.settings.max_event_bytes)
+        if bad and bad[0].reason == Reason.UNKNOWN_VALIDATOR_KEY and self._refresh_validators():
+            batch, bad = check_verdict(record.offset, record.value, self.validators,
+                                       max_event_bytes=self.settings.max_event_bytes)
+        await self._quarantine(producer, bad)
+        if batch is None:
+            return None
+        try:
+            batches, pending = cutter.ordered(batch, batch.size, len(batch.entries))
+        except ItemTooLarge as e:
+            await self._quarantine(producer, [Quarantined(Reason.OVERSIZED, str(e), record.value or b"",
+                                                          record.offset)])
+            return None
+        for cut in batches:
+            await self._seal_and_publish(sealer, producer, cut)
+        return pending
+
+    async def _seal_and_publish(self, sealer: BlockSealer, producer: AIOKafkaProducer,
+                                batch: list[VerdictBatch]) -> None:
         sealed, dups = await sealer.seal(batch)
         await self._reject_replays(producer, dups)
         if sealed is None:
@@ -167,21 +258,34 @@ class Sequencer:
         await producer.send_and_wait(self.topics.blocks, value, key=str(sealed.row.height).encode())
 
     async def _reject_replays(self, producer: AIOKafkaProducer, dups: list[Duplicate]) -> None:
+        replays = []
         for d in dups:
             if d.redelivery:
                 log.debug("dropped redelivered event %s", d.event_id)
             else:
-                await self._reject(producer, d.message, "replay", f"event id {d.event_id} is already sealed")
+                m = d.message
+                replays.append(Quarantined(Reason.REPLAY, f"event id {d.event_id} is already sealed", m.leaf,
+                                           m.offset, m.raw_partition, m.raw_offset))
+        await self._quarantine(producer, replays)
 
-    async def _reject(self, producer: AIOKafkaProducer, msg: Accepted, reason: str, detail: str) -> None:
-        log.warning("rejected accepted-topic offset %d: %s: %s", msg.offset, reason, detail)
-        await producer.send_and_wait(self.topics.rejected, msg.leaf, headers=[
-            ("reason", reason.encode()),
-            ("detail", json.dumps({"reason": reason, "detail": detail}).encode()),
-            ("stage", b"sequencer"),
-            ("raw-partition", str(msg.raw_partition).encode()),
-            ("raw-offset", str(msg.raw_offset).encode()),
-        ])
+    async def _quarantine(self, producer: AIOKafkaProducer, items: list[Quarantined]) -> None:
+        """Send each to the rejected topic (reason, detail, stage, positions) and wait for the broker."""
+        futures = []
+        for q in items:
+            self.quarantined += 1
+            log.warning("quarantined accepted-topic offset %d: %s: %s", q.offset, q.reason.value, q.detail)
+            headers = [
+                ("reason", q.reason.value.encode()),
+                ("detail", json.dumps({"reason": q.reason.value, "detail": q.detail}, ensure_ascii=False).encode()),
+                ("stage", b"sequencer"),
+                ("accepted-offset", str(q.offset).encode()),
+            ]
+            if q.raw_partition is not None and q.raw_offset is not None:
+                headers += [("raw-partition", str(q.raw_partition).encode()),
+                            ("raw-offset", str(q.raw_offset).encode())]
+            futures.append(await producer.send(self.topics.rejected, q.value, headers=headers))
+        if futures:
+            await asyncio.gather(*futures)
 
     async def _republish_missing(self, store: LedgerStore, producer: AIOKafkaProducer) -> None:
         """Publish every committed block after the last one the blocks topic holds (crash after commit)."""

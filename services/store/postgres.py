@@ -25,6 +25,8 @@ EVENT_COLUMNS = (
     "leaf_index", "event_id", "height", "leaf", "leaf_hash", "type", "subject", "participant", "event_time",
     "raw_partition", "raw_offset",
 )
+# + where the sequencer read it in the accepted topic (migration 0005): verdict record offset, index in it
+STORED_EVENT_COLUMNS = (*EVENT_COLUMNS, "accepted_offset", "accepted_index")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,8 @@ class SealedEvent:
     event_time: datetime
     raw_partition: int
     raw_offset: int
+    accepted_offset: int | None = None  # None: a replica's copy (the blocks topic does not carry it)
+    accepted_index: int | None = None
 
 
 @dataclass(frozen=True)
@@ -93,9 +97,10 @@ class LedgerStore:
             if block.height != expected + 1:
                 raise ChainConflict(block.height, f"stored head is {head}")
             await conn.copy_records_to_table(
-                "ledger_events", columns=EVENT_COLUMNS,
+                "ledger_events", columns=STORED_EVENT_COLUMNS,
                 records=[(e.leaf_index, e.event_id, block.height, e.leaf, e.leaf_hash, e.type, e.subject,
-                          e.participant, e.event_time, e.raw_partition, e.raw_offset) for e in events],
+                          e.participant, e.event_time, e.raw_partition, e.raw_offset, e.accepted_offset,
+                          e.accepted_index) for e in events],
             )
             if nodes:
                 await conn.copy_records_to_table("ledger_nodes", columns=("level", "idx", "hash"), records=nodes)
@@ -146,7 +151,8 @@ class LedgerStore:
     async def block_events(self, height: int) -> list[asyncpg.Record]:
         """Every stored column of one block's events, in ledger order (for verify)."""
         rows: list[asyncpg.Record] = await self._pool.fetch(
-            f"SELECT {', '.join(EVENT_COLUMNS)} FROM ledger_events WHERE height = $1 ORDER BY leaf_index", height
+            f"SELECT {', '.join(STORED_EVENT_COLUMNS)} FROM ledger_events WHERE height = $1 ORDER BY leaf_index",
+            height,
         )
         return rows
 

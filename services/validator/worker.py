@@ -1,9 +1,10 @@
 """``coalchain validator``: one member of the validators' consumer group over the raw topic.
 
 Per fetched batch: check every event (``checks``), tell replays from redeliveries with the ledger and a
-local memory of ids, send accepted events (canonical bytes) and rejections, wait until the broker has
-acknowledged all of them, and only then commit the consumed offsets: at-least-once; the sequencer removes
-the duplicates a crash can cause.
+local memory of ids, send the rejections and ONE signed verdict record holding the batch's accepted events
+(canonical bytes + raw positions; split in several records above ``verdict_max_bytes``, format in
+``chain_anchor.verdict``) to the accepted topic, wait until the broker has acknowledged all of them, and only
+then commit the consumed offsets: at-least-once; the sequencer removes the duplicates a crash can cause.
 """
 
 from __future__ import annotations
@@ -13,17 +14,22 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord
 
+from chain_anchor.keys import Signer
+from chain_anchor.verdict import VerdictEntry, encode_verdict
 from services import db
 from services.config import Settings
 from services.kafka import clients
 from services.kafka.topics import Topics
+from services.keyfiles import ensure_development_validator, validator_signer
 from services.registry import Registry, fold_sealed_registry_events, load_genesis
 from services.store.postgres import LedgerStore
 from services.validator import binding
@@ -80,9 +86,38 @@ class Stats:
     redelivered: int = 0
 
 
+VERDICT_OVERHEAD_BYTES = 256  # tag, key id, signature, verified_at, count
+ENTRY_OVERHEAD_BYTES = 16  # raw partition, raw offset, leaf length
+
+
+def verdict_chunks(entries: list[VerdictEntry], *, max_bytes: int, max_entries: int) -> Iterator[list[VerdictEntry]]:
+    """Split a batch's entries, in order, into runs that each encode to at most ``max_bytes`` (an entry
+    larger than that on its own travels alone) and hold at most ``max_entries``."""
+    chunk: list[VerdictEntry] = []
+    size = VERDICT_OVERHEAD_BYTES
+    for e in entries:
+        cost = ENTRY_OVERHEAD_BYTES + len(e.leaf)
+        if chunk and (size + cost > max_bytes or len(chunk) >= max_entries):
+            yield chunk
+            chunk, size = [], VERDICT_OVERHEAD_BYTES
+        chunk.append(e)
+        size += cost
+    if chunk:
+        yield chunk
+
+
+def rfc3339_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 class Validator:
-    def __init__(self, settings: Settings, registry: Registry) -> None:
+    def __init__(self, settings: Settings, registry: Registry, signer: Signer | None = None) -> None:
+        """``signer`` signs the verdicts; default: the key file of the settings (in development created if
+        missing and listed in the genesis file's ``validators``, so the sequencer trusts it)."""
         self.settings = settings
+        if signer is None:
+            signer = ensure_development_validator(settings) if settings.is_development() else validator_signer(settings)
+        self.signer = signer
         self.topics = Topics.from_settings(settings)
         self.registry = registry
         self.checker = Checker(registry, max_event_bytes=settings.max_event_bytes)
@@ -140,10 +175,28 @@ class Validator:
                        else d for r, d in zip(records, checked, strict=True)]
         decisions = await self.rules.apply(store, await self._replays(store, records, checked))
         futures = []
+        accepted: list[VerdictEntry] = []
         for record, decision in zip(records, decisions, strict=True):
-            if decision is None:
-                continue
-            futures.append(await self._send(producer, record, decision))
+            if isinstance(decision, Accept):
+                self.stats.accepted += 1
+                accepted.append(VerdictEntry(record.partition, record.offset, decision.leaf))
+            elif decision is not None:
+                futures.append(await self._send_reject(producer, record, decision))
+        futures += await self._send_verdicts(producer, accepted)
+        return futures
+
+    async def _send_verdicts(self, producer: AIOKafkaProducer,
+                             entries: list[VerdictEntry]) -> list[asyncio.Future[object]]:
+        """One signed verdict record per run of ``verdict_max_bytes`` (and ``max_events_per_block``)."""
+        if not entries:
+            return []
+        verified_at = rfc3339_now()
+        futures = []
+        for chunk in verdict_chunks(entries, max_bytes=self.settings.verdict_max_bytes,
+                                    max_entries=self.settings.max_events_per_block):
+            value = encode_verdict(chunk, verified_at, self.signer)
+            fut: asyncio.Future[object] = await producer.send(self.topics.accepted, value)
+            futures.append(fut)
         return futures
 
     async def _replays(self, store: LedgerStore, records: list[Record],
@@ -170,19 +223,15 @@ class Validator:
                                   f" {prior[0]} offset {prior[1]}", event_id=d.event.id))
         return out
 
-    async def _send(self, producer: AIOKafkaProducer, record: Record, decision: Decision) -> asyncio.Future[object]:
+    async def _send_reject(self, producer: AIOKafkaProducer, record: Record,
+                           decision: Reject) -> asyncio.Future[object]:
         position = [("raw-partition", str(record.partition).encode()), ("raw-offset", str(record.offset).encode())]
-        if isinstance(decision, Accept):
-            self.stats.accepted += 1
-            fut: asyncio.Future[object] = await producer.send(
-                self.topics.accepted, decision.leaf, key=decision.event.subject.encode(), headers=position
-            )
-            return fut
         self.stats.rejected += 1
         log.info("rejected %s at %s/%s: %s", decision.reason.value, record.partition, record.offset, decision.detail)
         headers = [("reason", decision.reason.value.encode()), ("detail", decision.detail_json()),
                    ("stage", b"validator"), *position]
-        fut = await producer.send(self.topics.rejected, record.value, key=record.key, headers=headers)
+        fut: asyncio.Future[object] = await producer.send(self.topics.rejected, record.value, key=record.key,
+                                                          headers=headers)
         return fut
 
 
@@ -191,5 +240,5 @@ def load_registry(settings: Settings) -> Registry:
     return load_genesis(path)
 
 
-async def run_validator(settings: Settings, stop: asyncio.Event) -> None:
-    await Validator(settings, load_registry(settings)).run(stop)
+async def run_validator(settings: Settings, stop: asyncio.Event, signer: Signer | None = None) -> None:
+    await Validator(settings, load_registry(settings), signer).run(stop)

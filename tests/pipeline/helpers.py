@@ -14,8 +14,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from chain_anchor.events import leaf_bytes, sign_event
 from chain_anchor.keys import Signer
+from chain_anchor.verdict import VerdictEntry, encode_verdict
 from services.config import Settings
 from services.kafka import clients
+from services.keyfiles import ensure_development_validator
+from services.validator.worker import verdict_chunks
 
 
 def envelope(signer: Signer, participant: str, n: int, *, event_type: str = "cn.taijiao.coal.test.Probed.v1",
@@ -30,16 +33,30 @@ def envelope(signer: Signer, participant: str, n: int, *, event_type: str = "cn.
 
 
 async def produce_accepted(settings: Settings, topic: str, envelopes: list[dict[str, Any]],
-                           raw_offset_base: int = 0) -> None:
+                           raw_offset_base: int = 0, *, verified_at: str = "2026-11-01T00:00:00Z") -> None:
+    """Write ``envelopes`` to the accepted topic as a validator would: signed verdict records (raw partition 0,
+    raw offsets from ``raw_offset_base``) of at most ``max_events_per_block`` entries, signed by the
+    development validator key that this deployment's genesis file lists."""
+    signer = ensure_development_validator(settings)
+    entries = [VerdictEntry(0, raw_offset_base + i, leaf_bytes(e)) for i, e in enumerate(envelopes)]
     producer = clients.producer(settings)
     await producer.start()
     try:
-        futs = [
-            await producer.send(topic, leaf_bytes(e), key=str(e["subject"]).encode(),
-                                headers=[("raw-partition", b"0"), ("raw-offset", str(raw_offset_base + i).encode())])
-            for i, e in enumerate(envelopes)
-        ]
+        futs = [await producer.send(topic, encode_verdict(chunk, verified_at, signer))
+                for chunk in verdict_chunks(entries, max_bytes=settings.verdict_max_bytes,
+                                            max_entries=settings.max_events_per_block)]
         await asyncio.gather(*futs)
+    finally:
+        await producer.stop()
+
+
+async def produce_raw(settings: Settings, topic: str, value: bytes | None,
+                      headers: list[tuple[str, bytes]] | None = None, key: bytes | None = None) -> None:
+    """One record exactly as given (an attacker's, or a broken client's)."""
+    producer = clients.producer(settings)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=key, headers=headers or [])
     finally:
         await producer.stop()
 
