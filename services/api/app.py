@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services import db
-from services.api import auth
+from services.api import auth, openapi
 from services.api.routes import buyers, dashboard, gateway, health, ledger, outcomes, receipts, views
 from services.config import Settings
 from services.kafka import clients
@@ -41,7 +41,9 @@ def create_app(settings: Settings) -> FastAPI:
         description="太焦线煤炭运销信息共享链 — publish signed events; read blocks, proofs, receipts and views.",
         version="1",
         lifespan=lifespan,
+        docs_url=None,  # /docs from local assets: services.api.openapi
     )
+    openapi.install(app)
     app.include_router(health.router)
     app.include_router(gateway.router)
     app.include_router(ledger.router)
