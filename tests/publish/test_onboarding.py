@@ -244,3 +244,19 @@ async def test_a_rejection_of_someone_elses_bytes_under_my_id_is_not_my_answer(s
     outcome = await asyncio.to_thread(c.wait, mine["id"], event=mine, timeout_s=WAIT_S)
     assert isinstance(outcome, Sealed)
     assert re.fullmatch(r"[0-9a-f]{64}", outcome.root)
+
+
+async def test_receipt_sign_send_waits_and_reports_a_rejection(stack: Stack, tmp_path: Path) -> None:
+    """`receipt sign --send` must not say "sent" and exit 0 for an event the validators then reject."""
+    from services.simulator import participant_signer
+    from tests.pipeline.conftest import SEED
+
+    key = tmp_path / "buyer.key"
+    key.write_bytes(participant_signer(SEED, "jiaozuo-power").to_pem())
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = await asyncio.to_thread(main, [
+            "receipt", "sign", "--key", str(key), "--buyer", "jiaozuo-power", "--shipment", "SHP-NEVER-LOADED",
+            "--order", "ORD-NEVER", "--station", "JOF", "--accept-kg", "1000", "--send", "--api", stack.api_url])
+    assert code == 1, err.getvalue()
+    assert "rejected (validator): rule: receipt.known-shipment" in err.getvalue(), err.getvalue()
