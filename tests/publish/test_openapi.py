@@ -23,6 +23,7 @@ from services.config import Settings
 from services.simulator import participant_signer
 from tests.pipeline.conftest import SEED
 from tests.publish.conftest import Stack
+from tests.views.cdp import browser, chromium_binary
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "examples" / "valid"
 
@@ -159,3 +160,15 @@ async def test_docs_load_only_local_assets(stack: Stack) -> None:
         if url.startswith("/"):
             kind, body = await asyncio.to_thread(get, url)
             assert len(body) > 10_000 and ("javascript" in kind or "css" in kind)
+
+
+@pytest.mark.integration
+@pytest.mark.browser
+@pytest.mark.skipif(chromium_binary() is None, reason="chromium is not installed")
+async def test_docs_render_in_headless_chromium_without_network(stack: Stack, tmp_path: Path) -> None:
+    async with browser(f"{stack.api_url}/docs", tmp_path / "profile", width=1400, height=1000) as page:
+        await page.wait_for("document.querySelectorAll('.opblock').length > 20", 30, "Swagger UI's operations")
+        text = await page.eval("document.body.innerText")
+        shot = await page.screenshot(tmp_path / "docs.png")
+    assert "POST\n/v1/events" in text and "/v1/rejections" in text and "Authorize" in text
+    assert "Unable to render" not in text and shot.stat().st_size > 20_000
