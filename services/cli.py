@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("services.simulator.cli", "simulated 太焦线 traffic (signed events) to Kafka or JSON lines"),
     "views": ("services.views.cli", "fold sealed blocks into the dispatcher views (faust worker)"),
     "receipt": ("services.receipts.cli", "buyers' delivery receipts: pending, sign, fetch, verify offline"),
+    "witness": ("services.witness.cli", "a C2SP tlog-witness: cosign checkpoints consistent with what it saw"),
+    "cosigner": ("services.witness.cli", "send new checkpoints to witnesses; store and publish the cosigned ones"),
     "participant": ("services.participant.cli", "onboarding: keygen, register, rotate, revoke (registry events)"),
 }
 

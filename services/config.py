@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     views_web_host: str = "127.0.0.1"
     views_web_port: int = 6066
 
+    # Witnesses (coalchain cosigner): the witnesses file lists {"quorum": k, "witnesses": [{"url", "vkey"}]};
+    # default home/witnesses.json. A new checkpoint is sent to them at most once per interval.
+    witnesses_file: Path | None = None
+    cosign_interval_ms: int = 1000
+
     def is_development(self) -> bool:
         return self.environment == "development"
 

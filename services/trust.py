@@ -4,7 +4,11 @@
      "sequencer_keys": ["<base64 raw Ed25519 public key>", ...],
      "participants": [<genesis participant objects: id, name, roles, keys, mines, stations>],
      "validators": [{"name": ..., "key_id": ..., "public_key": "<base64>"}, ...],
-     "witnesses": ["<C2SP vkey>", ...]}
+     "witnesses": ["<C2SP vkey>", ...],
+     "witness_quorum": k}
+
+``witnesses`` are tlog-cosignature/v1 vkeys (type 0x04); a checkpoint counts under the policy when at least
+``witness_quorum`` of them cosigned it (0 or absent: no witness policy). See services/witness/policy.py.
 
 ``coalchain trust export`` writes one from the genesis file and the sequencer key.
 """
@@ -22,6 +26,7 @@ from chain_anchor.errors import ChainAnchorError
 from chain_anchor.keys import KeyRing
 from services.errors import InputFileError
 from services.registry import Registry, from_genesis, validator_keys
+from services.witness.policy import WitnessPolicy
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,11 @@ class Trust:
     registry: Registry
     witnesses: tuple[NoteVerifier, ...] = ()
     validators: KeyRing = field(default_factory=KeyRing)  # whose verdicts the sequencer may seal
+    witness_quorum: int = 0
+
+    def witness_policy(self) -> WitnessPolicy:
+        """The k-of-n witness policy of this trust file (``quorum == 0``: none configured)."""
+        return WitnessPolicy(self.witnesses, self.witness_quorum)
 
     def checkpoint_verifiers(self, origin: str) -> list[NoteVerifier]:
         """The sequencer keys as C2SP note verifiers under the checkpoint origin's name."""
@@ -44,7 +54,16 @@ def trust_from_json(doc: dict[str, Any]) -> Trust:
         registry=from_genesis({"participants": doc.get("participants", [])}),
         witnesses=tuple(NoteVerifier.parse(v) for v in doc.get("witnesses", [])),
         validators=validator_keys(doc),
+from services.witness.policy import WitnessPolicy
     )
+
+
+def _quorum(doc: dict[str, Any]) -> int:
+    k = doc.get("witness_quorum", 0)
+    n = len(doc.get("witnesses", []))
+    if type(k) is not int or not 0 <= k <= n:
+        raise ValueError(f"witness_quorum must be an integer in [0, {n}] (the number of witnesses), got {k!r}")
+    return k
 
 
 def load_trust(path: Path) -> Trust:
@@ -67,11 +86,13 @@ def load_trust(path: Path) -> Trust:
         raise InputFileError(f"{path}: malformed trust file: {e}") from None
 
 
-def trust_json(ledger_id: str, sequencer_public_keys: list[bytes], genesis: dict[str, Any]) -> dict[str, Any]:
+def trust_json(ledger_id: str, sequencer_public_keys: list[bytes], genesis: dict[str, Any],
+               witnesses: list[str] | None = None, witness_quorum: int = 0) -> dict[str, Any]:
     return {
         "ledger_id": ledger_id,
         "sequencer_keys": [base64.b64encode(k).decode() for k in sequencer_public_keys],
         "participants": genesis.get("participants", []),
         "validators": genesis.get("validators", []),
-        "witnesses": [],
+        "witnesses": list(witnesses or []),
+        "witness_quorum": witness_quorum,
     }

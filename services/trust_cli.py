@@ -15,6 +15,7 @@ from services.keyfiles import sequencer_signer
 from services.registry import fold_sealed_registry_events, from_genesis, participants_json
 from services.store.postgres import LedgerStore
 from services.trust import trust_json
+from services.witness.config import load_witnesses_config
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
@@ -42,7 +43,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     genesis = json.loads(genesis_path.read_text(encoding="utf-8"))
     if not args.genesis_only:
         genesis = {**genesis, "participants": asyncio.run(_participants(settings, genesis))}
-    doc = trust_json(settings.ledger_id, [sequencer_signer(settings).public_key_raw], genesis)
+    witnesses = load_witnesses_config(settings)
+    doc = trust_json(settings.ledger_id, [sequencer_signer(settings).public_key_raw], genesis,
+                     [w.vkey for w in witnesses.witnesses], witnesses.quorum)
     text = json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
     if args.output:
         args.output.write_text(text, encoding="utf-8")

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from services import db
 from services.api import auth, openapi
-from services.api.routes import buyers, dashboard, gateway, health, ledger, outcomes, receipts, views
+from services.api.routes import buyers, dashboard, gateway, health, ledger, outcomes, receipts, tlog, views
 from services.config import Settings
 from services.kafka import clients
 from services.kafka.topics import Topics
@@ -53,4 +53,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(buyers.router)
     app.include_router(outcomes.router)
+    app.include_router(tlog.router)  # C2SP tlog-tiles, block events, trust set, cosigned checkpoint
     return app

@@ -53,6 +53,7 @@ class Topics:
     accepted: str
     rejected: str
     blocks: str
+    checkpoints: str = ""  # cosigned checkpoints (coalchain cosigner)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Topics:

@@ -1,15 +1,13 @@
 """``coalchain witness``: a C2SP tlog-witness HTTP server with its own key and its own state directory.
 
 Routes: ``POST /add-checkpoint`` (tlog-witness) and ``GET /<sha256(origin) hex>/checkpoint`` (the latest
-cosigned checkpoint, for monitors). Binds 127.0.0.1 unless told otherwise.
+cosigned checkpoint, for monitors). The command line is :mod:`services.witness.cli`.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
-import sys
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -17,14 +15,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from chain_anchor.checkpoint import SIG_TYPE_COSIGNATURE_V1, NoteVerifier, format_signer_key, parse_signer_key
+from chain_anchor.checkpoint import SIG_TYPE_COSIGNATURE_V1, format_signer_key, parse_signer_key
 from chain_anchor.errors import ChainAnchorError
 from chain_anchor.keys import Signer
-from services.config import Settings
-from services.keyfiles import sequencer_signer
-from services.sequencer.sealing import checkpoint_origin
 from services.witness.core import TEXT, Witness
-from services.witness.state import WitnessState, write_atomic
+from services.witness.state import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -68,42 +63,3 @@ def load_or_create_witness_key(path: Path, name: str | None) -> tuple[str, Signe
     os.chmod(path, 0o600)
     log.warning("created witness key %s", path)
     return name, signer
-
-
-def configure_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--key", type=Path, required=True, help="the witness's note signer key file (created with --name)")
-    p.add_argument("--name", help="witness key name, e.g. witness.railway.example/w1 (needed to create a key)")
-    p.add_argument("--state-dir", type=Path, help="state and evidence directory (default: next to the key,"
-                   " <key>.d)")
-    p.add_argument("--log-vkey", action="append", default=[],
-                   help="a trusted log key as a C2SP vkey (repeatable); default: this deployment's sequencer key"
-                   " under its checkpoint origin")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=7380, help="port (default 7380)")
-    p.add_argument("--print-vkey", action="store_true", help="print the witness's vkey and exit")
-
-
-def _log_verifiers(args: argparse.Namespace, settings: Settings) -> list[NoteVerifier]:
-    if args.log_vkey:
-        return [NoteVerifier.parse(v) for v in args.log_vkey]
-    return [NoteVerifier(checkpoint_origin(settings.ledger_id), 1, sequencer_signer(settings).public_key_raw)]
-
-
-def run(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
-    try:
-        name, signer = load_or_create_witness_key(args.key, args.name)
-        logs = _log_verifiers(args, settings)
-    except (ChainAnchorError, OSError, ValueError) as e:
-        print(f"coalchain witness: {e}", file=sys.stderr)
-        return 2
-    vkey = NoteVerifier(name, SIG_TYPE_COSIGNATURE_V1, signer.public_key_raw).vkey()
-    if args.print_vkey:
-        print(vkey)
-        return 0
-    state = WitnessState(args.state_dir or args.key.with_name(args.key.name + ".d"))
-    witness = Witness(name, signer, logs, state)
-    log.warning("witness %s (%s) for %s on http://%s:%d/", name, vkey, ", ".join(witness.logs), args.host, args.port)
-    uvicorn.run(create_witness_app(witness), host=args.host, port=args.port, log_level="warning")
-    return 0

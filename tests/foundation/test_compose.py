@@ -49,7 +49,8 @@ def test_production_producer_settings_are_configuration_not_code() -> None:
 def test_topic_list_matches_infra_definition() -> None:
     specs = load_topics()
     assert {s.name for s in specs.values()} == {
-        "coal.events.v1", "coal.events.accepted.v1", "coal.events.rejected.v1", "coal.ledger.blocks.v1"
+        "coal.events.v1", "coal.events.accepted.v1", "coal.events.rejected.v1", "coal.ledger.blocks.v1",
+        "coal.ledger.checkpoints.v1",
     }
     assert specs["accepted"].partitions == 1, "the accepted topic is the total order: one partition"
     assert specs["blocks"].partitions == 1

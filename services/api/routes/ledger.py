@@ -17,6 +17,7 @@ from services.api.deps import StoreDep
 from services.api.rejections import rejections_of_event
 from services.store import proofs
 from services.store.postgres import BlockRow, LedgerStore
+from services.witness.store import latest_cosigned
 
 router = APIRouter(prefix="/v1", tags=["ledger"])
 REPLAY = "replay"  # the validators' reason code for an id accepted before
@@ -126,4 +127,5 @@ async def consistency_proof(
 @router.get("/checkpoint", response_class=PlainTextResponse)
 async def checkpoint(store: StoreDep) -> str:
     """The latest tree head as a C2SP signed note (tlog-checkpoint), signed by the sequencer when sealing."""
-    return (await _latest(store)).checkpoint.decode()
+    cosigned = await latest_cosigned(store.pool)  # the newest one a witness quorum cosigned, if any
+    return cosigned.note.decode() if cosigned else (await _latest(store)).checkpoint.decode()
