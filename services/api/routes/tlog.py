@@ -76,7 +76,8 @@ def parse_tile_path(rest: str) -> tuple[str, int, int]:
 
 def _available(tree_size: int, level: int, index: int) -> int:
     """How many hashes tile ``index`` at ``level`` has in a tree of ``tree_size`` (0..256)."""
-    return max(0, min(TILE_WIDTH, tree_size // TILE_WIDTH**level - index * TILE_WIDTH))
+    covered: int = tree_size // (1 << (8 * level))
+    return max(0, min(TILE_WIDTH, covered - index * TILE_WIDTH))
 
 
 async def _tree_size(store: LedgerStore) -> int:
