@@ -19,6 +19,7 @@ from pathlib import Path
 import asyncpg
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from chain_anchor.checkpoint import NoteVerifier
 from chain_anchor.keys import KeyRing
 from services import db
 from services.config import Settings
@@ -142,6 +143,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
                    " deployment's sequencer key and genesis file")
     p.add_argument("--event-signatures", action="store_true", help="also re-verify every publisher signature")
     p.add_argument("--database-url", help="the database to verify (default DATABASE_URL), e.g. a replica's")
+    p.add_argument("--cosigned", type=Path, action="append", default=[],
+                   help="a witness state file or a cosigned checkpoint note to compare the database with"
+                   " (repeatable; default: every $COALCHAIN_HOME/witnesses/*/state.json)")
 
 
 def build_checker(args: argparse.Namespace, settings: Settings) -> BlockChecker:
@@ -171,8 +175,36 @@ async def _run(args: argparse.Namespace, settings: Settings) -> Report:
         await pool.close()
 
 
+async def _against_cosigned(args: argparse.Namespace, settings: Settings) -> tuple[list[str], int]:
+    """Compare the database with the cosigned checkpoints held outside it (services/witness/against.py)."""
+    from services.sequencer.sealing import checkpoint_origin
+    from services.witness import against
+
+    if args.database_url:
+        settings = settings.model_copy(update={"database_url": args.database_url})
+    origin = checkpoint_origin(settings.ledger_id)
+    checker = build_checker(args, settings)
+    trust = load_trust(args.trust) if args.trust else None
+    held = against.read_sources(args.cosigned or against.default_sources(settings.home), origin)
+    if not held:
+        return [], 0
+    pool = await db.create_pool(settings, min_size=1, max_size=1)
+    try:
+        keys = [NoteVerifier(origin, 1, k) for k in checker.sequencer_keys.values()]
+        return await against.compare(LedgerStore(pool), held, keys, origin, trust.witnesses if trust else ())
+    finally:
+        await pool.close()
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     report = asyncio.run(_run(args, settings))
+    problems, compared = asyncio.run(_against_cosigned(args, settings))
+    for problem in problems:
+        print(problem)
+    if any(p.startswith(("SHORTENED", "FORKED")) for p in problems):
+        return 1
+    if compared:
+        print(f"the database agrees with {compared} cosigned checkpoint(s) held outside it")
     rate = f"{report.events_per_s:,.0f} events/s"
     if report.first_bad:
         print(f"FAILED at height {report.first_bad.height}: {report.first_bad.reason}")

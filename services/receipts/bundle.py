@@ -19,6 +19,7 @@ from services.receipts.shipment import LedgerEvent
 from services.receipts.store import first_block_reaching, load_shipment, unavailable_as_store_error
 from services.receipts.verify import BUNDLE_FORMAT, key_ids
 from services.store.postgres import BlockRow, LedgerStore
+from services.witness.store import cosigned_at_or_after
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,9 @@ async def _build(store: LedgerStore, shipment_id: str, *, ledger_id: str, tolera
     if latest.receipt is None:
         raise ShipmentNotFound(shipment_id, "no DeliveryConfirmed or DeliveryDisputed is sealed")
     needed = max(e.leaf_index for e in latest.receipt_events() if e.kind != "assay") + 1
+    cosigned = await cosigned_at_or_after(store.pool, needed if tree_size is None else tree_size)
+    if tree_size is None and cosigned is not None:
+        tree_size = cosigned.tree_size  # anchor at the first checkpoint the witnesses cosigned after the receipt
     anchor = await _anchor_block(store, shipment_id, needed, tree_size)
     shipment = await load_shipment(store, shipment_id, below=anchor.tree_size)
     events = shipment.receipt_events()
@@ -49,7 +53,8 @@ async def _build(store: LedgerStore, shipment_id: str, *, ledger_id: str, tolera
         "ledger_id": ledger_id,
         "shipment_id": shipment_id,
         "tree_size": anchor.tree_size,
-        "checkpoint": anchor.checkpoint.decode("utf-8"),
+        "checkpoint": (cosigned.note if cosigned and cosigned.tree_size == anchor.tree_size
+                       else anchor.checkpoint).decode("utf-8"),
         "blocks": blocks,
         "events": [_entry(e, proofs[e.leaf_index]) for e in events],
         "key_ids": key_ids(blocks_signatures=[s["key_id"] for b in blocks for s in b["signatures"]], events=events),

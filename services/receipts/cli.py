@@ -81,7 +81,8 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     verify = sub.add_parser("verify", help="verify a receipt bundle offline against a trust file")
     verify.add_argument("bundle", type=Path, help="the bundle JSON file")
     verify.add_argument("--trust", type=Path, required=True, help="trust file (coalchain trust export)")
-    verify.add_argument("--witness-quorum", type=int, default=0, help="witness cosignatures required (default 0)")
+    verify.add_argument("--witness-quorum", type=int, default=0, help="witness cosignatures required"
+                        " (default: the trust file's witness_quorum)")
     verify.add_argument("--weight-tolerance-pct", help="also mark weights beyond this tolerance, e.g. 0.50")
 
 
@@ -230,7 +231,7 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
     trust = load_trust(args.trust)
     raw = args.bundle.read_bytes()
     try:
-        verified = verify_bundle(load_bundle(raw), trust, witness_quorum=args.witness_quorum)
+        verified = verify_bundle(load_bundle(raw), trust, witness_quorum=max(args.witness_quorum, trust.witness_quorum))
     except BundleInvalid as e:
         print(f"RECEIPT INVALID [{e.check}]: {e}")
         return 1
