@@ -23,8 +23,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from services import db, devstack, health
+from services.cli import COMMANDS
 from services.config import Settings
 from services.kafka.topics import ensure_topics
+from services.witness.demo import demo_witness_plan
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +147,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if not args.no_services:
             for name, argv in service_plan(args):
                 sup.add(name, argv)
+            if args.demo and "witness" in COMMANDS:  # three witnesses, 2 of 3, and the publisher
+                for name, argv in demo_witness_plan(settings):
+                    sup.add(name, argv)
         _announce(settings, sup, pg, broker)
         deadline = time.monotonic() + args.exit_after_s if args.exit_after_s else None
         while not stop.wait(1.0):

@@ -92,9 +92,13 @@ class Witness:
             verify_note(request.checkpoint, verifiers)
         except (BadSignature, QuorumNotMet, ChainAnchorError) as e:
             return _text(403, f"the checkpoint carries no valid signature of a trusted key of the log: {e}")
-        if request.old_size > checkpoint.tree_size:
-            return _text(400, f"old size {request.old_size} is greater than the checkpoint size {checkpoint.tree_size}")
         stored = self.state.get(checkpoint.origin)
+        if request.old_size > checkpoint.tree_size:
+            reason = f"old size {request.old_size} is greater than the checkpoint size {checkpoint.tree_size}"
+            if stored is not None and checkpoint.tree_size < stored.size:  # a signed, shortened head: keep it
+                self._evidence(checkpoint, 400, f"{reason}; shorter than the cosigned size {stored.size}", stored,
+                               request.checkpoint, request.old_size, request.proof)
+            return _text(400, reason)
         stored_size = stored.size if stored else 0
         if request.old_size != stored_size:
             if stored is not None and (checkpoint.tree_size < stored.size or (
