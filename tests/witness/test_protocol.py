@@ -38,7 +38,7 @@ SPEC_REQUEST = (
     "+xeMcTOAYQ8=\n"
     "— example.com/behind-the-sofa opLqBQsREYCgu6xQkYQwJr9fo45a62DN9EdmHXnZdXNqlcVGlCum2Wks+49/V6267UEjw6QUXTS5Rovnzv"
     "++qbSzm9Q=\n"
-).encode("utf-8")
+).encode()
 
 # c2sp.org/tlog-witness, example response body
 SPEC_RESPONSE = (
@@ -48,7 +48,7 @@ SPEC_RESPONSE = (
     "dMkP1vi/lCAsmlw==\n"
     "— witness.example/w2 AWui8Sk55XjYLOijihBjhqEH6nS1ndDymE0a+6idX7pLcnoB+dhnz0854aLZgrrKbYKA7nC3HNJhm/kWl7oJlqU"
     "3rXXvpysAdyP3wQ==\n"
-).encode("utf-8")
+).encode()
 
 # c2sp.org/tlog-cosignature, the example cosigned checkpoint and the Ed25519 signed message
 SPEC_COSIGNED = (
@@ -142,4 +142,5 @@ def test_tile_widths_of_the_specs_70000_and_256_trees() -> None:
     assert [_available(70_000, 2, n) for n in range(2)] == [1, 0]
     assert _available(70_000, 3, 0) == 0
     # "a tree of size 256 will be represented by a full level 0 tile and a partial level 1 tile of width 1"
-    assert [_available(256, 0, 0), _available(256, 0, 1), _available(256, 1, 0), _available(256, 2, 0)] == [256, 0, 1, 0]
+    widths = [_available(256, 0, 0), _available(256, 0, 1), _available(256, 1, 0), _available(256, 2, 0)]
+    assert widths == [256, 0, 1, 0]

@@ -13,6 +13,7 @@ import pytest
 from chain_anchor.checkpoint import (
     SIG_TYPE_COSIGNATURE_V1,
     Checkpoint,
+    NoteSignature,
     NoteVerifier,
     SignedNote,
     parse_checkpoint,
@@ -179,7 +180,7 @@ async def test_http_answers_and_monitoring_checkpoint(tmp_path: Path) -> None:
 
 
 async def test_two_of_three_policy(witnesses: list[Witness]) -> None:
-    lines = []
+    lines: list[NoteSignature] = []
     for w in witnesses[:2]:
         lines += parse_cosignatures((await w.add_checkpoint(body(0, HONEST[:9]))).body)
     cosigned = parse_note(note(HONEST[:9])).with_signatures(*lines).to_bytes()

@@ -149,7 +149,8 @@ async def block_events(height: int, store: StoreDep) -> dict[str, Any]:
 async def trust(store: StoreDep, settings: SettingsDep) -> dict[str, Any]:
     genesis_path = settings.genesis_file or settings.home / "genesis.json"
     try:
-        genesis = json.loads(genesis_path.read_text(encoding="utf-8")) if genesis_path.exists() else {"participants": []}
+        genesis = (json.loads(genesis_path.read_text(encoding="utf-8")) if genesis_path.exists()
+                   else {"participants": []})
         key = sequencer_signer(settings).public_key_raw
         witnesses = load_witnesses_config(settings)
     except (OSError, ValueError) as e:
