@@ -53,7 +53,8 @@ def test_witness_process_keeps_its_state_across_a_restart(tmp_path: Path) -> Non
         _stop(proc)
     assert oct(key.stat().st_mode & 0o777) == "0o600"
     vkey = subprocess.run([sys.executable, "-m", "services.cli", "witness", "--key", str(key), "--print-vkey"],
-                          capture_output=True, text=True, check=True, env={**os.environ, "COALCHAIN_HOME": str(tmp_path)})
+                          capture_output=True, text=True, check=True,
+                          env={**os.environ, "COALCHAIN_HOME": str(tmp_path)})
     assert NoteVerifier.parse(vkey.stdout.strip()).name == "taijiao-coalchain.cn/witness/railway"
     proc = _start(tmp_path, key, port, None)  # same key, same state directory (<key>.d)
     try:
