@@ -231,7 +231,8 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
     trust = load_trust(args.trust)
     raw = args.bundle.read_bytes()
     try:
-        verified = verify_bundle(load_bundle(raw), trust, witness_quorum=max(args.witness_quorum, trust.witness_quorum))
+        quorum = max(args.witness_quorum, trust.witness_quorum)  # the trust file's policy, or a stricter one
+        verified = verify_bundle(load_bundle(raw), trust, witness_quorum=quorum)
     except BundleInvalid as e:
         print(f"RECEIPT INVALID [{e.check}]: {e}")
         return 1
