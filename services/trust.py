@@ -54,7 +54,7 @@ def trust_from_json(doc: dict[str, Any]) -> Trust:
         registry=from_genesis({"participants": doc.get("participants", [])}),
         witnesses=tuple(NoteVerifier.parse(v) for v in doc.get("witnesses", [])),
         validators=validator_keys(doc),
-from services.witness.policy import WitnessPolicy
+        witness_quorum=_quorum(doc),
     )
 
 

@@ -10,6 +10,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -25,7 +26,7 @@ from services import cli, db
 from services.config import Settings
 from services.devstack import free_port
 from services.keyfiles import sequencer_signer
-from services.sequencer.sealing import Accepted, BlockSealer, checkpoint_origin
+from services.sequencer.sealing import Accepted, BlockSealer, VerdictBatch, checkpoint_origin, decode_head
 from services.store.postgres import LedgerStore
 from services.witness.config import WitnessEndpoint, WitnessesConfig, write_witnesses_config
 from services.witness.core import Witness
@@ -44,19 +45,24 @@ class Ledger:
         self.store = LedgerStore(pool)
         self.sealer: BlockSealer | None = None
         self.leaves: list[bytes] = []
+        self.batches = 0
 
     async def seal(self, n: int) -> None:
         if self.sealer is None:
             self.sealer = BlockSealer(self.store, sequencer_signer(self.settings), ledger_id=self.settings.ledger_id,
                                       source_topic="accepted", head=await self.store.head())
-        batch = []
-        for _ in range(n):
+        entries = []
+        for k in range(n):
             i = len(self.leaves)
             leaf = canonicalize({"id": str(uuid.uuid4()), "type": "test.v1", "subject": f"s{i}",
                                  "source": "/participants/p1", "time": "2026-12-01T00:00:00Z", "data": {"n": i}})
             self.leaves.append(leaf)
-            batch.append(Accepted(offset=i, leaf=leaf, raw_partition=0, raw_offset=i))
-        sealed, _ = await self.sealer.seal(batch)
+            entries.append(Accepted(offset=self.batches, index=k, leaf=leaf, leaf_hash=leaf_hash(leaf),
+                                    raw_partition=0, raw_offset=i, head=decode_head(leaf),
+                                    event_time=datetime(2026, 12, 1, tzinfo=UTC)))
+        batch = VerdictBatch(offset=self.batches, verified_at="2026-12-01T00:00:00Z", entries=entries)
+        self.batches += 1
+        sealed, _ = await self.sealer.seal([batch])
         assert sealed is not None
 
 

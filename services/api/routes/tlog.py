@@ -157,7 +157,7 @@ async def trust(store: StoreDep, settings: SettingsDep) -> dict[str, Any]:
         raise HTTPException(503, f"the trust set is not available on this server: {e}") from None
     registry = from_genesis(genesis)
     await fold_sealed_registry_events(registry, store)
-    return trust_json(settings.ledger_id, [key], {"participants": participants_json(registry)},
+    return trust_json(settings.ledger_id, [key], {**genesis, "participants": participants_json(registry)},
                       [w.vkey for w in witnesses.witnesses], witnesses.quorum)
 
 
