@@ -33,6 +33,12 @@ router = APIRouter(tags=["tlog"])
 
 TILE_WIDTH = 256
 MAX_ENTRY_BYTES = 65_535
+_NOTE: dict[int | str, dict[str, Any]] = {200: {
+    "description": "a C2SP signed note (tlog-checkpoint) with any witness cosignatures",
+              "content": {"text/plain": {"schema": {"type": "string"}}}}}
+_BYTES: dict[int | str, dict[str, Any]] = {200: {
+    "description": "a hash tile (32-byte hashes) or an entry bundle (uint16-length-prefixed entries)",
+                "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
 _IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
 _ELEMENT = re.compile(r"x?[0-9]{3}", re.ASCII)
 _WIDTH = re.compile(r"[1-9][0-9]{0,2}", re.ASCII)
@@ -85,7 +91,7 @@ async def _tree_size(store: LedgerStore) -> int:
     return int(head.tree_size) if head else 0
 
 
-@router.get("/tlog/checkpoint")
+@router.get("/tlog/checkpoint", response_class=Response, responses=_NOTE)
 async def tlog_checkpoint(store: StoreDep) -> Response:
     cosigned = await latest_cosigned(store.pool)
     if cosigned is not None:
@@ -98,7 +104,7 @@ async def tlog_checkpoint(store: StoreDep) -> Response:
     return Response(note, media_type="text/plain; charset=utf-8", headers={"Cache-Control": "max-age=2"})
 
 
-@router.get("/tlog/tile/{rest:path}")
+@router.get("/tlog/tile/{rest:path}", response_class=Response, responses=_BYTES)
 async def tlog_tile(rest: str, store: StoreDep) -> Response:
     try:
         level, index, width = parse_tile_path(rest)
