@@ -73,6 +73,7 @@ class Publisher:
         self.client = client or httpx.AsyncClient(timeout=timeout_s)
         self.last_size = 0
         self.rounds: list[Round] = []
+        self._proofs: dict[tuple[int, int], asyncio.Future[tuple[list[bytes], bytes, bytes]]] = {}
 
     async def start(self) -> None:
         latest = await latest_cosigned(self.store.pool)
@@ -83,8 +84,16 @@ class Publisher:
     async def close(self) -> None:
         await self.client.aclose()
 
+    async def _proof(self, old: int, size: int) -> list[bytes]:
+        """The consistency proof from ``old`` to ``size``, read once per round for all witnesses at ``old``."""
+        key = (old, size)
+        if key not in self._proofs:
+            self._proofs[key] = asyncio.ensure_future(proofs.consistency(self.store, size1=old, size2=size))
+        proof, _, _ = await self._proofs[key]
+        return proof
+
     async def _request(self, link: WitnessLink, head: BlockRow, old: int) -> httpx.Response:
-        proof, _, _ = await proofs.consistency(self.store, size1=old, size2=head.tree_size) if old else ([], b"", b"")
+        proof = await self._proof(old, head.tree_size) if old else []
         body = format_add_checkpoint(old, proof, head.checkpoint)
         return await self.client.post(link.endpoint.url.rstrip("/") + "/add-checkpoint", content=body)
 
@@ -125,6 +134,7 @@ class Publisher:
     async def witness(self, head: BlockRow) -> Round:
         """Send the head's checkpoint to every witness; store it if the quorum cosigned."""
         start = time.perf_counter()
+        self._proofs = {}
         answers = await asyncio.gather(*(self._ask(link, head) for link in self.links))
         latency_ms = (time.perf_counter() - start) * 1000
         got = [(link, line) for link, line in zip(self.links, answers, strict=True) if line is not None]

@@ -122,7 +122,9 @@ async def test_publisher_cosigns_stores_serves_and_verify_catches_a_shortened_ch
             assert second is not None and second.tree_size == 705 and len(second.cosigners) == 3
             cp, names = verify_policy(second.note, [log_key], config.policy(), origin=origin)
             assert cp.root_hash == root([leaf_hash(x) for x in ledger.leaves]) and len(names) == 3
-            print(f"witnessing latency per checkpoint: {first.latency_ms:.1f} ms, {second.latency_ms:.1f} ms")
+            with capsys.disabled():  # the publisher's own timing, reported (not asserted: speed is bench/'s)
+                print(f"\nwitnessing latency per checkpoint (3 witnesses): {first.latency_ms:.1f} ms,"
+                      f" {second.latency_ms:.1f} ms")
 
             # the buyer's witness goes away
             publisher.links[2].endpoint = WitnessEndpoint("http://127.0.0.1:9", endpoints[2].vkey)

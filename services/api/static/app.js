@@ -219,8 +219,13 @@
       badge.replaceChildren(...(head.verified ? bi("✓ 签名已验证", "verified") : bi("✗ 未通过验证", "not verified")));
       badge.title = head.detail;
       $("head-detail").textContent = `区块 block #${head.height} · ${head.detail} · tree size ${nf.format(head.tree_size)}`
-        + ` · root ${head.root.slice(0, 16)}… · 见证 witness cosignatures ${head.witness_cosignatures}`
+        + ` · root ${head.root.slice(0, 16)}…`
         + ` · sealed ${clock(head.sealed_at, true)} CST`;
+      const base = $("head-detail").textContent;  // who cosigned the newest witnessed checkpoint (2 of 3 in the demo)
+      fetch("/v1/checkpoint/cosigned").then((r) => (r.ok ? r.json() : null)).then((c) => {
+        $("head-detail").textContent = base + (c ? ` · 见证 cosigned at tree size ${nf.format(c.tree_size)} by`
+          + ` ${c.witnesses.length}: ${c.witnesses.join(", ")}` : " · 见证 no witness cosignature yet");
+      }).catch(() => {});
     }
     $("as-of-height").textContent = `#${nf.format(d.as_of_height)}`;
     const lag = $("lag");
