@@ -79,6 +79,8 @@ class Stack:
             "COALCHAIN_GENESIS_FILE": str(self.genesis_path),
             "COALCHAIN_BATCH_TIMEOUT_MS": str(s.batch_timeout_ms),
             "COALCHAIN_MAX_EVENTS_PER_BLOCK": str(s.max_events_per_block),
+            # the bench replays the simulator's default days (2025): widen the validators' past window
+            "COALCHAIN_EVENT_TIME_MAX_PAST_S": str(20 * 365 * 86_400),
         })
         return env
 

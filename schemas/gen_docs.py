@@ -278,6 +278,10 @@ _CONVENTIONS = """## Conventions
 - **Units are in the field name** (`_kg`, `_kcal_per_kg`, `_kj_per_kg`, `_pct`, `_mm`, `_cny_per_t`, `_date`).
 - **Optional fields are omitted**, never `null`. In the models they are `msgspec.UNSET`.
 - **Dates** are `YYYY-MM-DD` calendar dates (the business calendar); **times** are RFC 3339 UTC with `Z`.
+- **`time` lies near the validator's clock**: a validator rejects (reason `time-out-of-range`, path `/time`) an
+  event whose `time` is more than `event_time_max_future_s` (default 600 s) ahead of its clock or more than
+  `event_time_max_past_s` (default 45 days, enough for the demo's replayed history) behind it. Block times never
+  come from event times (`docs/ledger-format.md` §6).
 - **Integers** all have a maximum far below 2^53 (JSON numbers are IEEE doubles in most languages).
 - **Patterns end in `$(?!\\n)`**: Python's `$` also matches before a trailing newline, the lookahead forbids it
   (ECMA-262 and Python read it the same way).
@@ -355,10 +359,19 @@ writes the participants the validators trust at the start of the ledger (`servic
      "name_en": "Zhengzhou railway bureau (demo)", "roles": ["railway"], "mines": [],
      "stations": ["DPF", "CBF", "CZF", "GPF", "JCF", "YBF", "JOF", "XXF"],
      "keys": [{"key_id": "<hex SHA-256 of the raw public key>", "public_key": "<base64 of the 32-byte key>"}]}
+  ],
+  "validators": [
+    {"name": "validator (development)", "key_id": "<hex SHA-256 of the raw public key>",
+     "public_key": "<base64 of the 32-byte key>"}
   ]
 }
 ```
 
+- `validators`: the Ed25519 keys whose signed verdict records the sequencer seals (`docs/ledger-format.md` §9);
+  a verdict signed by any other key is quarantined (`unknown-validator-key`). `coalchain up` (development) creates
+  `$COALCHAIN_HOME/keys/validator.key` and lists it here before the services start; in production list each
+  validator's public key by hand and give each validator its key file (`COALCHAIN_VALIDATOR_KEY_FILE`).
+  `coalchain trust export` copies this list into the trust file.
 - `id` (the `participant_id` of registry events and of `source`), `name`, `name_en`, `roles`, `mines` (mine ids
   it may report for), `stations` (stations it may publish for), `keys` (its trusted Ed25519 keys; one at genesis).
 - Keys are derived from the seed: `Signer.from_seed(sha256(f"coalchain-sim/{seed}/{participant_id}").digest())`.

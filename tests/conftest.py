@@ -80,6 +80,9 @@ async def settings(
         kafka_topic_prefix=f"t{uuid.uuid4().hex[:8]}.",
         home=Path(tmp_path_factory.mktemp("home")),
         batch_timeout_ms=50,
+        # fixtures replay simulated days from 2025 on: widen the validators' past window (the default, 45
+        # days, is tested in tests/faults/test_hop.py)
+        event_time_max_past_s=20 * 365 * 86_400,
     )
     await ensure_topics(s)
     return s

@@ -1,5 +1,6 @@
 """The checks of one raw event, in order: size, JSON, schema + rules, participant, key, signature, role,
-ownership. Pure given the registry: no Kafka, no database (replays need the ledger: see ``worker``).
+ownership, time window. Pure given the registry and the clock reading passed in: no Kafka, no database
+(replays need the ledger: see ``worker``).
 """
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import schemas
@@ -53,20 +55,44 @@ def owns(participant: Participant, kind: schemas.OwnerKind, value: object) -> bo
 
 
 class Checker:
-    def __init__(self, registry: Registry, *, max_event_bytes: int) -> None:
+    def __init__(self, registry: Registry, *, max_event_bytes: int, max_future_s: int | None = None,
+                 max_past_s: int | None = None) -> None:
+        """``max_future_s`` / ``max_past_s``: how far an event's ``time`` may be ahead of / behind the clock
+        reading passed to :meth:`check` (None: no limit)."""
         self.registry = registry
         self.max_event_bytes = max_event_bytes
+        self.max_future = None if max_future_s is None else timedelta(seconds=max_future_s)
+        self.max_past = None if max_past_s is None else timedelta(seconds=max_past_s)
+        self.now: datetime | None = None  # the clock reading of the batch being checked (set by the worker)
 
-    def check(self, raw: bytes) -> Decision:
+    def check(self, raw: bytes, now: datetime | None = None) -> Decision:
+        """Check one raw event; ``now`` (timezone-aware; default :attr:`now`) is the clock the time window is
+        checked against (None: the window is not checked)."""
         if len(raw) > self.max_event_bytes:
             return Reject(Reason.OVERSIZED, f"event is {len(raw)} bytes; the limit is {self.max_event_bytes}")
         try:
             event = schemas.validate(raw)
         except schemas.SchemaError as e:
             return _schema_reject(e)
-        return self.check_event(event)
+        return self.check_event(event, now or self.now)
 
-    def check_event(self, event: schemas.Event) -> Decision:
+    def check_time(self, event: schemas.Event, now: datetime) -> Reject | None:
+        """The event's ``time`` must lie in [now − max_past, now + max_future]."""
+        if self.max_future is not None and event.time > now + self.max_future:
+            limit = int(self.max_future.total_seconds())
+            return Reject(Reason.TIME_OUT_OF_RANGE, f"time {event.envelope.get('time')} is more than {limit} s ahead"
+                          f" of the validator's clock ({now:%Y-%m-%dT%H:%M:%SZ}; event_time_max_future_s)",
+                          ({"path": "/time", "rule": "time-out-of-range", "message": "too far in the future"},),
+                          event_id=event.id)
+        if self.max_past is not None and event.time < now - self.max_past:
+            limit = int(self.max_past.total_seconds())
+            return Reject(Reason.TIME_OUT_OF_RANGE, f"time {event.envelope.get('time')} is more than {limit} s behind"
+                          f" the validator's clock ({now:%Y-%m-%dT%H:%M:%SZ}; event_time_max_past_s)",
+                          ({"path": "/time", "rule": "time-out-of-range", "message": "too far in the past"},),
+                          event_id=event.id)
+        return None
+
+    def check_event(self, event: schemas.Event, now: datetime | None = None) -> Decision:
         participant = self.registry.get(event.participant_id)
         if participant is None:
             return Reject(Reason.UNKNOWN_PARTICIPANT, f"source {event.source!r} is not a registered participant",
@@ -91,6 +117,8 @@ class Checker:
             if not owns(participant, entry.owner_kind, value):
                 return Reject(Reason.NOT_OWNER, f"{participant.id} may not publish {event.name} for"
                               f" {entry.owner_field}={value!r}", event_id=event.id)
+        if now is not None and (late := self.check_time(event, now)) is not None:
+            return late
         return Accept(event, leaf)
 
 

@@ -17,5 +17,6 @@ class Reason(StrEnum):
     NOT_OWNER = "not_owner"  # e.g. a mine reporting stock of another company's mine
     REPLAY = "replay"  # this event id was already accepted from another position
     RULE = "rule"  # a ledger rule (e.g. a second confirmation of the same shipment)
+    TIME_OUT_OF_RANGE = "time-out-of-range"  # `time` too far ahead of / behind the validator's clock
     KEY_MISMATCH = "key_mismatch"  # the Kafka record key is not the event's subject (or is missing)
     BINARY_MODE = "binary_mode"  # CloudEvents binary mode that cannot become an event (e.g. non-JSON data)

@@ -120,7 +120,8 @@ class Validator:
         self.signer = signer
         self.topics = Topics.from_settings(settings)
         self.registry = registry
-        self.checker = Checker(registry, max_event_bytes=settings.max_event_bytes)
+        self.checker = Checker(registry, max_event_bytes=settings.max_event_bytes,
+                               max_future_s=settings.event_time_max_future_s, max_past_s=settings.event_time_max_past_s)
         self.rules = LedgerRules()
         self.seen = SeenIds()
         self.stats = Stats()
@@ -167,6 +168,7 @@ class Validator:
                       records: list[Record]) -> list[asyncio.Future[object]]:
         """Check ``records`` and send each outcome; return the broker acknowledgements to wait for."""
         records = [binding.structured(r) for r in records]  # CloudEvents binary mode -> structured
+        self.checker.now = datetime.now(UTC)  # one clock reading per batch for the time window
         checked = [binding.check(self.checker, r) for r in records]
         # a participant or key registered moments ago: fold the newest registry events, then check again
         missed = any(isinstance(d, Reject) and d.reason in REGISTRY_MISSES for d in checked)

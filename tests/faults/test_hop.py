@@ -264,3 +264,63 @@ async def test_an_offset_gap_is_re_read_and_every_event_is_sealed_once(
     assert [(r["accepted_offset"], r["accepted_index"]) for r in rows] == sorted(
         (r["accepted_offset"], r["accepted_index"]) for r in rows)
     assert sequencer.dropped in {r["accepted_offset"] for r in rows}  # the record the fetch skipped is sealed
+
+
+def stock_report(when: datetime | str) -> dict[str, Any]:
+    """A valid, signed StockReported of the demo consortium (seed 0) at ``when``."""
+    from pathlib import Path
+
+    from services.simulator import participant_signer
+
+    doc = json.loads((Path(__file__).parents[2] / "schemas/examples/valid/inventory.StockReported.json").read_text())
+    doc = {k: v for k, v in doc.items() if k not in ("signature", "sigkeyid")}
+    doc["id"] = str(uuid.uuid4())
+    doc["time"] = when if isinstance(when, str) else when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return sign_event(doc, participant_signer(0, "jincheng-anthracite-sales"))
+
+
+async def test_an_event_outside_the_time_window_is_rejected_by_the_validators(
+    settings: Settings, make_database: Callable[[str], Awaitable[str]]
+) -> None:
+    """`time` 9999-12-31 (and 60 days ago, and 20 min ahead) → rejected `time-out-of-range` with the default
+    window; events within it are sealed, and every block's sealed_at is a sane clock reading."""
+    from services.registry import load_genesis
+    from services.simulator import genesis, write_genesis
+    from services.validator.worker import Validator
+
+    defaults = Settings()
+    s = settings.model_copy(update={
+        "kafka_topic_prefix": settings.kafka_topic_prefix + "time.", "database_url": await make_database("hop_time"),
+        "genesis_file": settings.home / "genesis-time.json",
+        "event_time_max_past_s": defaults.event_time_max_past_s,
+        "event_time_max_future_s": defaults.event_time_max_future_s})
+    await ensure_topics(s)
+    assert s.genesis_file is not None
+    write_genesis(s.genesis_file, genesis(0, created=datetime.now(UTC), ledger_id=s.ledger_id))
+    ensure_development_validator(s)
+    now = datetime.now(UTC)
+    bad = [stock_report("9999-12-31T23:59:59Z"), stock_report(now - timedelta(days=60)),
+           stock_report(now + timedelta(minutes=20))]
+    good = [stock_report(now - timedelta(days=30)), stock_report(now + timedelta(minutes=5)), stock_report(now)]
+    topics = Topics.from_settings(s)
+    for e in bad + good:
+        await produce_raw(s, topics.raw, leaf_bytes(e), key=str(e["subject"]).encode())
+    async with running(Validator(s, load_genesis(s.genesis_file)).run), running(Sequencer(s).run):
+        await wait_until(lambda: _all_sealed(s.database_url, {str(e["id"]) for e in good}), 60, "the good events")
+
+        async def three_rejected() -> bool:
+            return len([r for r in await read_topic(s, topics.rejected, partitions=3)
+                        if dict(r.headers).get("reason") == b"time-out-of-range"]) >= 3
+
+        await wait_until(three_rejected, 30, "three time-out-of-range rejections")
+    rejected = [r for r in await read_topic(s, topics.rejected, partitions=3)
+                if dict(r.headers).get("reason") == b"time-out-of-range"]
+    assert {json.loads(r.value)["id"] for r in rejected} == {e["id"] for e in bad}
+    assert all(dict(r.headers)["stage"] == b"validator" for r in rejected)
+    assert not {str(e["id"]) for e in bad} & set(await sealed_ids(s.database_url))
+    conn = await asyncpg.connect(s.database_url)
+    try:
+        times = [r["sealed_at"] for r in await conn.fetch("SELECT sealed_at FROM ledger_blocks ORDER BY height")]
+    finally:
+        await conn.close()
+    assert times and all(now - timedelta(minutes=5) < t < datetime.now(UTC) + timedelta(seconds=5) for t in times)
