@@ -324,3 +324,18 @@ async def test_an_event_outside_the_time_window_is_rejected_by_the_validators(
     finally:
         await conn.close()
     assert times and all(now - timedelta(minutes=5) < t < datetime.now(UTC) + timedelta(seconds=5) for t in times)
+
+
+@pytest.mark.parametrize(("command", "names"), [("validator", "COALCHAIN_VALIDATOR_KEY_FILE"),
+                                                 ("sequencer", "COALCHAIN_GENESIS_FILE")])
+def test_in_production_a_validator_without_its_key_and_a_sequencer_without_genesis_refuse_to_start(
+    command: str, names: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from services.cli import main
+
+    monkeypatch.setenv("COALCHAIN_ENVIRONMENT", "production")
+    monkeypatch.setenv("COALCHAIN_HOME", str(tmp_path))
+    assert main([command]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and names in err and "Traceback" not in err
+    assert not (tmp_path / "keys" / "validator.key").exists()

@@ -43,6 +43,7 @@ class Fleet:
             "COALCHAIN_HOME": str(settings.home),
             "COALCHAIN_GENESIS_FILE": str(settings.genesis_file),
             "COALCHAIN_BATCH_TIMEOUT_MS": "50",
+            "COALCHAIN_EVENT_TIME_MAX_PAST_S": str(settings.event_time_max_past_s),  # simulated days of 2026-03
         }
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.logs = settings.home / "logs"

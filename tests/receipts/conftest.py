@@ -103,7 +103,7 @@ async def receipts_settings(pg_admin_url: str, broker: devstack.Broker,
     url = await create_database(pg_admin_url, name)
     s = Settings(DATABASE_URL=url, kafka_bootstrap_servers=broker.bootstrap_servers,
                  kafka_topic_prefix=f"t{uuid.uuid4().hex[:8]}.", home=Path(tmp_path_factory.mktemp("home")),
-                 batch_timeout_ms=50)
+                 batch_timeout_ms=50, event_time_max_past_s=20 * 365 * 86_400)  # 2025 simulated days
     (s.home / "genesis.json").write_text(json.dumps(Consortium().genesis()), encoding="utf-8")  # the API's sign-in
     await ensure_topics(s)
     try:
