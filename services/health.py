@@ -10,6 +10,7 @@ import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
 
 from services.config import Settings
+from services.kafka import clients
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,8 @@ async def check_database(settings: Settings, timeout_s: float = 3.0) -> Check:
 
 async def check_broker(settings: Settings, timeout_s: float = 5.0) -> Check:
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=int(timeout_s * 1000)
+        bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=int(timeout_s * 1000),
+        **clients.security_kwargs(settings),
     )
     try:
         await asyncio.wait_for(admin.start(), timeout_s)

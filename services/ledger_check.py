@@ -22,6 +22,7 @@ from chain_anchor.hashing import leaf_hash
 from chain_anchor.keys import KeyRing
 from chain_anchor.merkle import root
 from services.sequencer.sealing import checkpoint_origin
+from services.trustset import RotationInvalid, SequencerKeys
 
 
 class BlockInvalid(Exception):
@@ -50,12 +51,14 @@ class CheckedBlock:
 
 
 class BlockChecker:
-    def __init__(self, *, ledger_id: str, sequencer_keys: KeyRing, event_keys: KeyRing | None = None) -> None:
+    def __init__(self, *, ledger_id: str, sequencer_keys: KeyRing, event_keys: KeyRing | None = None,
+                 schedule: SequencerKeys | None = None) -> None:
         self.ledger_id = ledger_id
-        self.sequencer_keys = sequencer_keys
+        self.schedule = schedule  # key rotations: which key seals which height (services/trustset.py)
+        self.sequencer_keys = schedule.ring if schedule else sequencer_keys
         self.event_keys = event_keys  # None: publisher signatures are not re-checked
         self.origin = checkpoint_origin(ledger_id)
-        self.note_verifiers = [NoteVerifier(self.origin, 1, k) for k in sequencer_keys.values()]
+        self.note_verifiers = [NoteVerifier(self.origin, 1, k) for k in self.sequencer_keys.values()]
 
     def check(self, state: ChainState, header_raw: bytes, signatures: list[dict[str, Any]], leaves: list[bytes],
               checkpoint: bytes) -> CheckedBlock:
@@ -96,7 +99,13 @@ class BlockChecker:
             raise BlockInvalid(height, "the checkpoint does not match the header's tree size and root")
         if self.event_keys is not None:
             self._check_events(height, header.first_leaf_index, leaves)
-        return CheckedBlock(header, header_hash(header), hashes, nodes, compact)
+        digest = header_hash(header)
+        if self.schedule is not None:
+            try:
+                self.schedule.check_block(height, header.sequencer_key_id, digest)
+            except RotationInvalid as e:
+                raise BlockInvalid(height, str(e)) from e
+        return CheckedBlock(header, digest, hashes, nodes, compact)
 
     def _check_events(self, height: int, first: int, leaves: list[bytes]) -> None:
         assert self.event_keys is not None

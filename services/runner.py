@@ -8,6 +8,8 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
+from services import metrics
+
 log = logging.getLogger(__name__)
 
 
@@ -23,7 +25,15 @@ def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> int
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await main(stop)
+        metrics.serve()  # /metrics on COALCHAIN_METRICS_PORT, if set
+        summary = asyncio.create_task(metrics.log_summary(stop))
+        try:
+            await main(stop)
+        except BaseException as e:
+            metrics.count_error(e)
+            raise
+        finally:
+            summary.cancel()
 
     gc.freeze()
     asyncio.run(runner())

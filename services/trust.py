@@ -5,7 +5,8 @@
      "participants": [<genesis participant objects: id, name, roles, keys, mines, stations>],
      "validators": [{"name": ..., "key_id": ..., "public_key": "<base64>"}, ...],
      "witnesses": ["<C2SP vkey>", ...],
-     "witness_quorum": k}
+     "witness_quorum": k,
+     "sequencer_rotations": [<signed rotation documents, services/trustset.py>]}
 
 ``witnesses`` are tlog-cosignature/v1 vkeys (type 0x04); a checkpoint counts under the policy when at least
 ``witness_quorum`` of them cosigned it (0 or absent: no witness policy). See services/witness/policy.py.
@@ -26,6 +27,7 @@ from chain_anchor.errors import ChainAnchorError
 from chain_anchor.keys import KeyRing
 from services.errors import InputFileError
 from services.registry import Registry, from_genesis, validator_keys
+from services.trustset import SequencerKeys, trusted_sequencer_keys
 from services.witness.policy import WitnessPolicy
 
 
@@ -41,6 +43,14 @@ class Trust:
     def witness_policy(self) -> WitnessPolicy:
         """The k-of-n witness policy of this trust file (``quorum == 0``: none configured)."""
         return WitnessPolicy(self.witnesses, self.witness_quorum)
+    sequencer_schedule: SequencerKeys = field(default_factory=lambda: SequencerKeys(KeyRing()))
+
+    def sequencer_key_problem(self, height: int, sequencer_key_id: str) -> str | None:
+        """Why ``height`` must not be sealed by ``sequencer_key_id`` under the trusted rotations, if so."""
+        want = self.sequencer_schedule.key_id_at(height)
+        if want is None or want == sequencer_key_id:
+            return None
+        return f"block {height} is sealed by key {sequencer_key_id}, but the trusted rotations give it to key {want}"
 
     def checkpoint_verifiers(self, origin: str) -> list[NoteVerifier]:
         """The sequencer keys as C2SP note verifiers under the checkpoint origin's name."""
@@ -48,13 +58,17 @@ class Trust:
 
 
 def trust_from_json(doc: dict[str, Any]) -> Trust:
+    ledger_id = str(doc["ledger_id"])
+    schedule = trusted_sequencer_keys([base64.b64decode(k, validate=True) for k in doc["sequencer_keys"]],
+                                      doc.get("sequencer_rotations", []), ledger_id=ledger_id)
     return Trust(
-        ledger_id=str(doc["ledger_id"]),
-        sequencer_keys=KeyRing(base64.b64decode(k, validate=True) for k in doc["sequencer_keys"]),
+        ledger_id=ledger_id,
+        sequencer_keys=schedule.ring,
         registry=from_genesis({"participants": doc.get("participants", [])}),
         witnesses=tuple(NoteVerifier.parse(v) for v in doc.get("witnesses", [])),
         validators=validator_keys(doc),
         witness_quorum=_quorum(doc),
+        sequencer_schedule=schedule,
     )
 
 
@@ -87,8 +101,9 @@ def load_trust(path: Path) -> Trust:
 
 
 def trust_json(ledger_id: str, sequencer_public_keys: list[bytes], genesis: dict[str, Any],
-               witnesses: list[str] | None = None, witness_quorum: int = 0) -> dict[str, Any]:
-    return {
+               witnesses: list[str] | None = None, witness_quorum: int = 0,
+               rotations: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    doc: dict[str, Any] = {
         "ledger_id": ledger_id,
         "sequencer_keys": [base64.b64encode(k).decode() for k in sequencer_public_keys],
         "participants": genesis.get("participants", []),
@@ -96,3 +111,6 @@ def trust_json(ledger_id: str, sequencer_public_keys: list[bytes], genesis: dict
         "witnesses": list(witnesses or []),
         "witness_quorum": witness_quorum,
     }
+    if rotations:
+        doc["sequencer_rotations"] = rotations
+    return doc

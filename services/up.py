@@ -2,7 +2,7 @@
 
 Starts (unless configured to use existing ones) an embedded PostgreSQL whose data lives under
 ``COALCHAIN_HOME/pgdata`` and survives restarts, and a tansu broker in memory mode; creates the topics from
-``infra/topics.yaml``; applies migrations; then runs each service as its own ``coalchain`` child process
+``services/kafka/topics.yaml``; applies migrations; then runs each service as its own ``coalchain`` child process
 (as production does, one process per service) and restarts any that dies. ``--demo`` adds the simulated
 太焦线 feed. On SIGINT/SIGTERM everything started here is stopped, children first, by the PIDs we started.
 """
@@ -39,6 +39,7 @@ class Child:
     restarts: int = 0
     started_at: float = 0.0
     log_path: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -52,13 +53,13 @@ class Supervisor:
         with open(child.log_path, "ab") as out:  # the child keeps its own copy of the descriptor
             child.process = subprocess.Popen(
                 [sys.executable, "-m", "services.cli", *child.argv],
-                env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env={**self.env, **child.env}, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )
         child.started_at = time.monotonic()
         log.info("started %s pid=%s (log %s)", child.name, child.process.pid, child.log_path)
 
-    def add(self, name: str, argv: list[str]) -> None:
-        child = Child(name, argv)
+    def add(self, name: str, argv: list[str], metrics_port: int = 0) -> None:
+        child = Child(name, argv, env={"COALCHAIN_METRICS_PORT": str(metrics_port)} if metrics_port else {})
         self.children.append(child)
         self.spawn(child)
 
@@ -145,8 +146,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                "COALCHAIN_HOME": str(home)}
         sup = Supervisor(env, home / "logs")
         if not args.no_services:
-            for name, argv in service_plan(args):
-                sup.add(name, argv)
+            for i, (name, argv) in enumerate(service_plan(args)):  # metrics: one port each after the base
+                sup.add(name, argv, settings.metrics_port + 1 + i if settings.metrics_port else 0)
             if args.demo and "witness" in COMMANDS:  # three witnesses, 2 of 3, and the publisher
                 for name, argv in demo_witness_plan(settings):
                     sup.add(name, argv)
@@ -157,6 +158,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             if deadline and time.monotonic() > deadline:
                 break
         return 0
+    except devstack.DevStackError as e:
+        print(f"coalchain up: {e}", file=sys.stderr, flush=True)
+        return 1
     finally:
         log.info("stopping")
         if sup:

@@ -15,20 +15,20 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from chain_anchor.checkpoint import NoteVerifier
-from chain_anchor.keys import KeyRing
 from services import db
 from services.config import Settings
-from services.keyfiles import sequencer_signer
 from services.ledger_check import BlockChecker, BlockInvalid, ChainState, CheckedBlock
+from services.rotation import deployment_anchors, stored_rotations
 from services.sequencer.sealing import decode_head
 from services.store.postgres import BlockRow, LedgerStore, pack_hashes
 from services.trust import load_trust
-from services.trustset import sequencer_keys
+from services.trustset import RotationInvalid, trusted_sequencer_keys
 
 log = logging.getLogger(__name__)
 
@@ -148,26 +148,28 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
                    " (repeatable; default: every $COALCHAIN_HOME/witnesses/*/state.json)")
 
 
-def build_checker(args: argparse.Namespace, settings: Settings) -> BlockChecker:
+def build_checker(args: argparse.Namespace, settings: Settings, rotations: list[dict[str, Any]] | None = None
+                  ) -> BlockChecker:
+    """Keys from the trust file (its rotations included), or this deployment's genesis, key file and the
+    ``rotations`` stored with the ledger."""
     if args.trust:
         trust = load_trust(args.trust)
-        seq_keys, registry = trust.sequencer_keys, trust.registry
+        schedule, registry = trust.sequencer_schedule, trust.registry
     else:
         from services.validator.worker import load_registry
 
-        keys, _ = sequencer_keys(settings)  # the trust set every blocks-topic reader uses
-        seq_keys = keys if keys is not None else KeyRing([sequencer_signer(settings).public_key_raw])
+        schedule = trusted_sequencer_keys(deployment_anchors(settings), rotations or [], ledger_id=settings.ledger_id)
         registry = load_registry(settings)
-    return BlockChecker(ledger_id=settings.ledger_id, sequencer_keys=seq_keys,
+    return BlockChecker(ledger_id=settings.ledger_id, sequencer_keys=schedule.ring, schedule=schedule,
                         event_keys=registry.all_keys() if args.event_signatures else None)
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> Report:
     if args.database_url:
         settings = settings.model_copy(update={"database_url": args.database_url})
-    checker = build_checker(args, settings)
     pool = await db.create_pool(settings, min_size=1, max_size=2)
     try:
+        checker = build_checker(args, settings, None if args.trust else await stored_rotations(pool))
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       transient=True) as progress:
             return await verify_ledger(LedgerStore(pool), checker, progress)
@@ -183,13 +185,13 @@ async def _against_cosigned(args: argparse.Namespace, settings: Settings) -> tup
     if args.database_url:
         settings = settings.model_copy(update={"database_url": args.database_url})
     origin = checkpoint_origin(settings.ledger_id)
-    checker = build_checker(args, settings)
     trust = load_trust(args.trust) if args.trust else None
     held = against.read_sources(args.cosigned or against.default_sources(settings.home), origin)
     if not held:
         return [], 0
     pool = await db.create_pool(settings, min_size=1, max_size=1)
     try:
+        checker = build_checker(args, settings, None if args.trust else await stored_rotations(pool))
         keys = [NoteVerifier(origin, 1, k) for k in checker.sequencer_keys.values()]
         return await against.compare(LedgerStore(pool), held, keys, origin, trust.witnesses if trust else ())
     finally:
@@ -197,7 +199,11 @@ async def _against_cosigned(args: argparse.Namespace, settings: Settings) -> tup
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    report = asyncio.run(_run(args, settings))
+    try:
+        report = asyncio.run(_run(args, settings))
+    except RotationInvalid as e:
+        print(f"FAILED: a sequencer key rotation does not verify: {e}")
+        return 1
     problems, compared = asyncio.run(_against_cosigned(args, settings))
     for problem in problems:
         print(problem)

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from services import db
+from services import db, metrics
 from services.api import auth, openapi
 from services.api.routes import buyers, dashboard, gateway, health, ledger, outcomes, receipts, tlog, views
 from services.config import Settings
@@ -54,4 +54,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(buyers.router)
     app.include_router(outcomes.router)
     app.include_router(tlog.router)  # C2SP tlog-tiles, block events, trust set, cosigned checkpoint
+    metrics.instrument(app)  # /metrics, request counts and logs
     return app

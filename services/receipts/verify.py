@@ -239,6 +239,8 @@ def _blocks(entries: Sequence[object], trust: Trust) -> dict[int, BlockHeader]:
             raise BundleInvalid("header", str(e), where=where) from None
         if header.ledger_id != trust.ledger_id:
             raise BundleInvalid("header", f"header is for ledger {header.ledger_id!r}", where=where)
+        if problem := trust.sequencer_key_problem(header.height, header.sequencer_key_id):  # key rotations
+            raise BundleInvalid("header", problem, where=where)
         if entry["height"] != header.height or header.height <= previous:
             raise BundleInvalid("header", f"height {entry['height']!r} does not match the header's"
                                 f" {header.height}, or blocks are not in increasing height", where=where)

@@ -19,7 +19,7 @@ from aiokafka import TopicPartition
 
 from chain_anchor.canonical import canonicalize
 from chain_anchor.compact import CompactRange
-from services import blockmsg, db
+from services import blockmsg, db, metrics
 from services.blockverify import BlockRejected, BlockVerifier, Tip, claimed_height
 from services.config import Settings
 from services.kafka import clients
@@ -89,6 +89,7 @@ class Replica:
             raise BlockInvalid(height, f"malformed: {type(e).__name__}: {e}") from e
         await store.append(row, events, checked.nodes)
         self.stored += 1
+        metrics.block_stored(row.height)
         return BlockChecker.advance(state, checked)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -103,6 +104,7 @@ class Replica:
             await consumer.seek_to_beginning(tp)
             while not stop.is_set():
                 batch = await consumer.getmany(tp, timeout_ms=500, max_records=50)
+                await metrics.consumer_lag("coalchain-replica", consumer)
                 for record in batch.get(tp, []):
                     try:
                         state = await self.apply(store, state, record.value or b"")

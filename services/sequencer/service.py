@@ -26,14 +26,14 @@ from chain_anchor.canonical import canonicalize
 from chain_anchor.cutter import BlockCutter
 from chain_anchor.errors import ItemTooLarge
 from chain_anchor.keys import KeyRing
-from services import blockmsg, db
+from services import blockmsg, db, metrics, rotation
 from services.config import Settings
 from services.kafka import clients
 from services.kafka.topics import Topics
 from services.keyfiles import genesis_path, sequencer_signer
 from services.registry import load_validator_keys
 from services.sequencer.intake import Quarantined, Reason, check_marker, check_verdict, ttc_height
-from services.sequencer.sealing import BlockSealer, Duplicate, Sealed, VerdictBatch
+from services.sequencer.sealing import BlockSealer, Duplicate, Sealed, VerdictBatch, decode_head, parse_event_time
 from services.store.postgres import LedgerStore
 
 log = logging.getLogger(__name__)
@@ -144,6 +144,7 @@ class Sequencer:
     async def _lead(self, store: LedgerStore, stop: asyncio.Event) -> None:
         sealer = BlockSealer(store, self.signer, ledger_id=self.settings.ledger_id,
                              source_topic=self.topics.accepted, head=await store.head())
+        await rotation.check_signer(store.pool, self.signer, self.settings, sealer.next_height)  # key rotations
         producer = clients.producer(self.settings)
         consumer = clients.consumer(self.settings, max_poll_records=self.settings.max_events_per_block)
         await producer.start()
@@ -200,6 +201,7 @@ class Sequencer:
     async def _getmany(self, consumer: AIOKafkaConsumer, tp: TopicPartition, timeout_ms: int) -> list[Record]:
         records = await consumer.getmany(tp, timeout_ms=timeout_ms, max_records=self.settings.max_events_per_block)
         out: list[Record] = records.get(tp, [])
+        await metrics.consumer_lag("coalchain-sequencer", consumer)
         return out
 
     async def _fetch(self, consumer: AIOKafkaConsumer, tp: TopicPartition, timeout_ms: int) -> list[Record]:
@@ -249,8 +251,9 @@ class Sequencer:
             return
         self.sealed_blocks += 1
         self.sealed_events += sealed.row.leaf_count
-        log.info("sealed block height=%d events=%d tree_size=%d", sealed.row.height, sealed.row.leaf_count,
-                 sealed.row.tree_size)
+        log.debug("sealed block height=%d events=%d tree_size=%d", sealed.row.height, sealed.row.leaf_count,
+                  sealed.row.tree_size)  # INFO: the periodic summary (services.metrics.log_summary)
+        metrics.block_sealed(sealed.row.height, (parse_event_time(decode_head(leaf).time) for leaf in sealed.leaves))
         await self._publish(producer, sealed)
 
     async def _publish(self, producer: AIOKafkaProducer, sealed: Sealed) -> None:
@@ -273,6 +276,7 @@ class Sequencer:
         futures = []
         for q in items:
             self.quarantined += 1
+            metrics.event_rejected(q.reason.value)
             log.warning("quarantined accepted-topic offset %d: %s: %s", q.offset, q.reason.value, q.detail)
             headers = [
                 ("reason", q.reason.value.encode()),

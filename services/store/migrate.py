@@ -1,12 +1,15 @@
 """Versioned, idempotent SQL migrations applied under a PostgreSQL advisory lock.
 
 Files ``migrations/NNNN_name.sql`` are applied in order, each in its own transaction, and recorded in
-``schema_migrations``. Several processes may call :func:`migrate` at once: the advisory lock serialises them
+``schema_migrations`` with the SHA-256 of the file's text. A shipped file whose checksum differs from the one
+recorded when it was applied stops :func:`migrate` (:class:`MigrationMismatch`): an applied migration is never
+edited, a change is a new file. Several processes may call :func:`migrate` at once: the advisory lock serialises them
 and the later ones find nothing left to do.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from dataclasses import dataclass
@@ -20,11 +23,23 @@ MIGRATION_LOCK_ID = 0x7A1C_0A1  # pg_advisory_lock key for migrations
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
+class MigrationMismatch(RuntimeError):
+    """An applied migration's file changed since it was applied; the message names the file."""
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
     name: str
     sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode("utf-8")).hexdigest()
+
+    @property
+    def filename(self) -> str:
+        return f"{self.version:04d}_{self.name}.sql"
 
 
 def available() -> list[Migration]:
@@ -43,17 +58,33 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
     try:
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+            " version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(),"
+            " checksum text)"
         )
-        done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+        await conn.execute("ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS checksum text")
+        rows = await conn.fetch("SELECT version, checksum FROM schema_migrations")
+        done = {r["version"]: r["checksum"] for r in rows}
+        shipped = available()
+        for mig in shipped:
+            recorded = done.get(mig.version, mig.checksum)
+            if recorded is None:  # applied before checksums were recorded: record the shipped file's
+                await conn.execute("UPDATE schema_migrations SET checksum = $2 WHERE version = $1", mig.version,
+                                   mig.checksum)
+                log.info("recorded the checksum of migration %s", mig.filename)
+            elif recorded != mig.checksum:
+                raise MigrationMismatch(
+                    f"migration {mig.filename} differs from the file applied to this database (recorded sha256"
+                    f" {recorded[:16]}…, shipped {mig.checksum[:16]}…): applied migrations are never edited;"
+                    " restore the original file and put the change in a new migration")
         applied: list[int] = []
-        for mig in available():
+        for mig in shipped:
             if mig.version in done:
                 continue
             async with conn.transaction():
                 await conn.execute(mig.sql)
                 await conn.execute(
-                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", mig.version, mig.name
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                    mig.version, mig.name, mig.checksum,
                 )
             log.info("applied migration %04d_%s", mig.version, mig.name)
             applied.append(mig.version)

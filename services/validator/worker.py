@@ -25,7 +25,7 @@ from aiokafka.structs import ConsumerRecord
 
 from chain_anchor.keys import Signer
 from chain_anchor.verdict import VerdictEntry, encode_verdict
-from services import db
+from services import db, metrics
 from services.config import Settings
 from services.kafka import clients
 from services.kafka.topics import Topics
@@ -141,6 +141,7 @@ class Validator:
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=2000)
                 records = [r for rs in batches.values() for r in rs]
+                await metrics.consumer_lag(GROUP_ID, consumer)
                 sent = await self.process(store, producer, records) if records else None
                 # the previous batch's acks have arrived meanwhile (or we wait for them now): commit it
                 if in_flight is not None:
@@ -181,6 +182,7 @@ class Validator:
         for record, decision in zip(records, decisions, strict=True):
             if isinstance(decision, Accept):
                 self.stats.accepted += 1
+                metrics.event_accepted()
                 accepted.append(VerdictEntry(record.partition, record.offset, decision.leaf))
             elif decision is not None:
                 futures.append(await self._send_reject(producer, record, decision))
@@ -229,6 +231,7 @@ class Validator:
                            decision: Reject) -> asyncio.Future[object]:
         position = [("raw-partition", str(record.partition).encode()), ("raw-offset", str(record.offset).encode())]
         self.stats.rejected += 1
+        metrics.event_rejected(decision.reason.value)
         log.info("rejected %s at %s/%s: %s", decision.reason.value, record.partition, record.offset, decision.detail)
         headers = [("reason", decision.reason.value.encode()), ("detail", decision.detail_json()),
                    ("stage", b"validator"), *position]

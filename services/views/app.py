@@ -30,6 +30,7 @@ import faust
 from aiokafka import TopicPartition
 from faust.transport.drivers import aiokafka as faust_kafka
 
+from services import metrics
 from services.config import Settings
 from services.kafka import clients
 from services.kafka.clients import MAX_MESSAGE_BYTES
@@ -76,6 +77,7 @@ def build_app(settings: Settings) -> faust.App:
         app_id(settings),
         broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap_servers.split(",") if host.strip()],
         store="memory://",
+        **clients.faust_security(settings),
         datadir=str(settings.home / "views-faust"),
         web_enabled=settings.views_web_enabled,
         web_bind=settings.views_web_host,
@@ -115,6 +117,7 @@ class ViewsApp:
     async def _fold(self, stream: Any) -> None:
         async for event in stream.events():
             await self._handle(event.message.offset, event.value)
+            metrics.block_viewed(event.message.timestamp)  # the blocks-topic record is written after the commit
 
     async def _handle(self, offset: int, value: bytes) -> None:
         async with self._lock:
