@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from services.cli import COMMANDS, build_parser
@@ -25,8 +26,11 @@ def test_compose_parses_and_runs_kafka_in_kraft_mode_with_postgres() -> None:
     env = kafka["environment"]
     assert isinstance(env, dict) and "controller" in env["KAFKA_PROCESS_ROLES"]
     assert str(services["postgres"]["image"]).startswith("postgres:")
-    for name in ("kafka", "postgres", "api"):
-        assert "healthcheck" in services[name], name
+    for name, svc in services.items():  # every long-running service; the one-shot jobs are waited on instead
+        if name in ("topics", "migrate"):
+            continue
+        check = svc.get("healthcheck")
+        assert isinstance(check, dict) and check.get("test") and not check.get("disable"), f"{name}: no health check"
 
 
 def test_every_service_command_is_a_real_coalchain_subcommand() -> None:
@@ -56,3 +60,53 @@ def test_topic_list_matches_infra_definition() -> None:
     assert specs["blocks"].partitions == 1
     # the compose topic job creates exactly these, from the same file
     assert _compose()["topics"]["command"] == ["topics"]
+
+
+def test_data_lives_on_volumes_where_the_images_write_it() -> None:
+    services = _compose()
+    kafka = services["kafka"]
+    env = kafka["environment"]
+    assert isinstance(env, dict) and isinstance(kafka["volumes"], list)
+    # the apache/kafka image writes /tmp/kraft-combined-logs unless log.dirs says otherwise
+    assert f"kafka-data:{env['KAFKA_LOG_DIRS']}" in kafka["volumes"]
+    postgres = services["postgres"]
+    assert isinstance(postgres["volumes"], list)
+    init = [v for v in postgres["volumes"] if "docker-entrypoint-initdb.d" in v]
+    assert init, "something must create the replica's database"
+    sql = (ROOT / init[0].split(":")[0]).read_text(encoding="utf-8")
+    replica_url = services["replica"]["environment"]["DATABASE_URL"]  # type: ignore[index]
+    assert f"CREATE DATABASE {replica_url.rsplit('/', 1)[-1]}" in sql
+    api = services["api"]
+    assert isinstance(api["volumes"], list) and any(v.startswith("coalchain-home:/var/lib/coalchain")
+                                                     for v in api["volumes"])
+    dockerfile = (ROOT / "infra" / "Dockerfile").read_text(encoding="utf-8")
+    assert "chown coalchain:coalchain /var/lib/coalchain" in dockerfile and "USER coalchain" in dockerfile
+
+
+def test_three_broker_override_replicates_three_ways_with_two_in_sync() -> None:
+    doc = yaml.safe_load((ROOT / "docker-compose.kafka3.yml").read_text(encoding="utf-8"))
+    brokers = {n: s for n, s in doc["services"].items() if n.startswith("kafka")}
+    assert len(brokers) == 3
+    for svc in brokers.values():
+        assert svc["environment"]["KAFKA_MIN_INSYNC_REPLICAS"] == 2
+        assert len(svc["environment"]["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(",")) == 3
+    for name in ("topics", "sequencer", "validator", "replica"):
+        env = doc["services"][name]["environment"]
+        assert env["COALCHAIN_KAFKA_REPLICATION_FACTOR"] == "3" and env["COALCHAIN_KAFKA_MIN_INSYNC_REPLICAS"] == "2"
+        assert len(env["COALCHAIN_KAFKA_BOOTSTRAP_SERVERS"].split(",")) == 3
+
+
+def test_docker_compose_config_accepts_both_files(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    docker = shutil.which("docker")
+    probe = subprocess.run([docker, "compose", "version"], capture_output=True) if docker else None
+    if probe is None or probe.returncode != 0:
+        pytest.skip("no `docker compose` client on this machine (docker without the compose plugin)")
+    env = {"POSTGRES_PASSWORD": "x", "COALCHAIN_DISPATCHER_TOKENS": "t", "PATH": "/usr/bin:/bin:/usr/local/bin"}
+    for files in (["docker-compose.yml"], ["docker-compose.yml", "docker-compose.kafka3.yml"]):
+        args = [a for f in files for a in ("-f", str(ROOT / f))]
+        done = subprocess.run([str(docker), "compose", *args, "config", "--quiet"], env=env, capture_output=True,
+                              text=True, cwd=ROOT)
+        assert done.returncode == 0, done.stderr

@@ -78,3 +78,23 @@ async def test_ledger_tables_refuse_update_delete_truncate(
         await conn.close()
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def test_a_changed_applied_migration_refuses_to_start(database_url: str) -> None:
+    from services.store.migrate import MigrationMismatch
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        first = available()[0]
+        stored = await conn.fetchval("SELECT checksum FROM schema_migrations WHERE version = $1", first.version)
+        assert stored == first.checksum  # recorded when applied
+        await conn.execute("UPDATE schema_migrations SET checksum = NULL WHERE version = $1", first.version)
+        assert await migrate(conn) == []  # a database from before checksums: the shipped file's is recorded
+        assert await conn.fetchval("SELECT checksum FROM schema_migrations WHERE version = 1") == first.checksum
+        await conn.execute("UPDATE schema_migrations SET checksum = $2 WHERE version = $1", first.version, "0" * 64)
+        with pytest.raises(MigrationMismatch, match=first.filename):
+            await migrate(conn)
+        await conn.execute("UPDATE schema_migrations SET checksum = $2 WHERE version = $1", first.version,
+                           first.checksum)
+    finally:
+        await conn.close()
