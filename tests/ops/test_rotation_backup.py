@@ -132,7 +132,7 @@ async def test_trust_files_carry_the_rotation(rotated: dict[str, Any], tmp_path:
         "signatures"][0]["signature"]
     (tmp_path / "forged.json").write_text(json.dumps(forged))
     bad = _cli(s, "verify", "--trust", str(tmp_path / "forged.json"))
-    assert bad.returncode == 1 and "does not verify" in (bad.stdout + bad.stderr)
+    assert bad.returncode != 0 and "does not verify" in (bad.stdout + bad.stderr)
 
 
 async def test_receipt_verification_follows_the_rotation(rotated: dict[str, Any], tmp_path: Path) -> None:

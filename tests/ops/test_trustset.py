@@ -75,6 +75,8 @@ def test_init_writes_keys_genesis_and_trust_and_never_overwrites(tmp_path: Path)
     admin = from_genesis(genesis).get("consortium-admin")
     assert admin is not None and admin.roles == {"admin"}
     assert list(load_trust(d / "trust.json").sequencer_keys) == [seq.key_id]
+    validator = Signer.from_pem((d / "validator.key").read_bytes())
+    assert [v["key_id"] for v in genesis["validators"]] == [made["validator_key_id"]] == [validator.key_id]
     with pytest.raises(CeremonyError, match="never overwrites"):
         ceremony(d, ledger_id="t", admins=["consortium-admin"], participants=[], now=datetime.now(UTC))
     assert Signer.from_pem((d / "sequencer.key").read_bytes()).key_id == seq.key_id

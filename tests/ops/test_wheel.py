@@ -87,6 +87,7 @@ def _env(settings: Settings, deploy: Path, home: Path, replica_url: str) -> dict
         COALCHAIN_KAFKA_BOOTSTRAP_SERVERS=settings.kafka_bootstrap_servers,
         COALCHAIN_KAFKA_TOPIC_PREFIX=f"w{os.getpid()}.", COALCHAIN_HOME=str(home),
         COALCHAIN_SEQUENCER_KEY_FILE=str(deploy / "sequencer.key"), COALCHAIN_GENESIS_FILE=str(deploy / "genesis.json"),
+        COALCHAIN_VALIDATOR_KEY_FILE=str(deploy / "validator.key"),
         COALCHAIN_DISPATCHER_TOKENS="wheel-test-token", COALCHAIN_LOG_FORMAT="json", REPLICA_URL=replica_url,
     )
     return env
