@@ -20,8 +20,8 @@ from services.store.postgres import LedgerStore
 
 log = logging.getLogger(__name__)
 
-__all__ = ["answered_receipts", "claim_receipt", "first_block_reaching", "load_order", "load_shipment",
-           "pending_shipment_ids", "unavailable_as_store_error"]
+__all__ = ["answered_receipts", "claim_receipt", "claim_receipts", "first_block_reaching", "load_order",
+           "load_receipt_context", "load_shipment", "pending_shipment_ids", "unavailable_as_store_error"]
 
 _ALL = 2**62
 LOADED = "cn.taijiao.coal.transport.WagonsLoaded.v%"
@@ -82,6 +82,65 @@ async def load_order(store: LedgerStore, order_id: str) -> LedgerEvent | None:
         rows = await store.pool.fetch(_OF_KIND, order_id, ORDER, _ALL)
     orders = [e for e in _events(rows) if e.data.get("order_id") == order_id]
     return min(orders, key=lambda e: e.leaf_index, default=None)
+
+
+_BY_SUBJECTS = """
+SELECT leaf_index, height, leaf FROM ledger_events
+ WHERE subject = ANY($1::text[]) AND (type LIKE $2 OR type LIKE $3 OR type LIKE $4 OR type LIKE $5)
+"""
+_TICKETS_OF = f"""
+SELECT leaf_index, height, leaf FROM ledger_events
+ WHERE {OUTBOUND} AND receipts_data_field(leaf, 'shipment_id') = ANY($1::text[])
+"""
+_ORDERS_IN = "SELECT leaf_index, height, leaf FROM ledger_events WHERE subject = ANY($1::text[]) AND type LIKE $2"
+
+
+async def load_receipt_context(store: LedgerStore, shipment_ids: Iterable[str],
+                               order_ids: Iterable[str] = ()) -> tuple[dict[str, Shipment], dict[str, LedgerEvent]]:
+    """For a whole batch of receipts, in three queries on one connection: each shipment's sealed loading,
+    unloading, weigh tickets, receipts and order (no lab reports: the ledger rules do not need them), and the
+    first sealed DemandPosted of each order named (the shipments' and ``order_ids``)."""
+    ids = sorted(set(shipment_ids))
+    with unavailable_as_store_error():
+        async with store.pool.acquire() as conn:
+            rows = list(await conn.fetch(_BY_SUBJECTS, ids, LOADED, UNLOADED, CONFIRMED, DISPUTED)) if ids else []
+            rows += await conn.fetch(_TICKETS_OF, ids) if ids else []
+            by_shipment: dict[str, list[LedgerEvent]] = {i: [] for i in ids}
+            for e in _events(rows):
+                sid = e.data.get("shipment_id")
+                if sid in by_shipment:
+                    by_shipment[str(sid)].append(e)
+            partial = {i: Shipment.from_events(i, evs) for i, evs in by_shipment.items()}
+            wanted = sorted({*order_ids, *(p.order_id for p in partial.values() if p.order_id)})
+            order_rows = await conn.fetch(_ORDERS_IN, wanted, ORDER) if wanted else []
+    orders: dict[str, LedgerEvent] = {}
+    for e in sorted(_events(order_rows), key=lambda e: e.leaf_index):
+        oid = e.data.get("order_id")
+        if oid in wanted and oid not in orders:
+            orders[str(oid)] = e
+    shipments = {}
+    for i, evs in by_shipment.items():
+        order = orders.get(partial[i].order_id or "")
+        shipments[i] = Shipment.from_events(i, [*evs, order] if order else evs)
+    return shipments, orders
+
+
+async def claim_receipts(store: LedgerStore, claims: list[tuple[str, str, str, str]]) -> dict[str, str]:
+    """Claim each shipment for its receipt event, ``(shipment_id, event_id, participant, event_type)``, in
+    order and in ONE transaction; return shipment id -> the event id holding the claim (the first claimant
+    of this call, or an earlier one)."""
+    if not claims:
+        return {}
+    with unavailable_as_store_error():
+        async with store.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO receipt_claims (shipment_id, event_id, participant, type)"
+                " SELECT s, e, p, t FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[])"
+                " WITH ORDINALITY AS c(s, e, p, t, n) ORDER BY n ON CONFLICT DO NOTHING",
+                *([c[k] for c in claims] for k in range(4)))
+            rows = await conn.fetch("SELECT shipment_id, event_id::text AS event_id FROM receipt_claims"
+                                    " WHERE shipment_id = ANY($1::text[])", sorted({c[0] for c in claims}))
+    return {r["shipment_id"]: r["event_id"] for r in rows}
 
 
 _ORDERS_OF = f"SELECT subject FROM ledger_events WHERE type LIKE '{ORDER}' AND participant = $1"

@@ -19,6 +19,11 @@ Receipt rules (DeliveryConfirmed / DeliveryDisputed; ``docs/receipts.md``), in t
 "Accepted before" means sealed in the ledger, or accepted earlier by this validator process: the events
 of one shipment share its id as Kafka key, so they reach the same validator in order, and a confirmation
 right behind its WagonsUnloaded is not refused because the sequencer has not sealed the unloading yet.
+
+Cost: per fetched batch, not per event. A batch without receipts touches no database; a batch with some
+loads what the ledger holds about all their shipments and orders in three queries
+(:func:`~services.receipts.store.load_receipt_context`), judges them in order, and claims the shipments of
+those that pass in one transaction (:func:`~services.receipts.store.claim_receipts`).
 """
 
 from __future__ import annotations
@@ -29,8 +34,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import schemas
-from services.receipts.shipment import RECEIPT_NAMES
-from services.receipts.store import claim_receipt, load_order, load_shipment
+from services.receipts.shipment import RECEIPT_NAMES, LedgerEvent, Shipment
+from services.receipts.store import claim_receipts, load_receipt_context
 from services.store.postgres import LedgerStore
 from services.validator.checks import Accept, Decision, Reject
 from services.validator.reasons import Reason
@@ -62,14 +67,46 @@ class LedgerRules:
 
     async def apply(self, store: LedgerStore, decisions: Sequence[Decision | None]) -> list[Decision | None]:
         """The decisions with every accepted event that breaks a rule replaced by its rejection."""
+        receipts = [d for d in decisions if isinstance(d, Accept) and d.event.name in RECEIPT_NAMES]
+        if not receipts:
+            for d in decisions:
+                if isinstance(d, Accept):
+                    self._remember(d.event)
+            return list(decisions)
+        datas = [r.event.envelope["data"] for r in receipts]
+        shipments, orders = await load_receipt_context(store, (str(d["shipment_id"]) for d in datas),
+                                                       (str(d["order_id"]) for d in datas))
         out: list[Decision | None] = []
+        to_claim: list[int] = []  # positions in ``out`` of receipts that passed every rule but the claim
         for decision in decisions:
             if isinstance(decision, Accept) and decision.event.name in RECEIPT_NAMES:
-                decision = await self._receipt(store, decision)
-            elif isinstance(decision, Accept):
+                data = decision.event.envelope["data"]
+                sealed = shipments.get(str(data["shipment_id"])) or Shipment(str(data["shipment_id"]))
+                verdict = self._judge(decision, sealed, orders.get(str(data["order_id"])))
+                if verdict is None:
+                    to_claim.append(len(out))
+                out.append(verdict or decision)
+                continue
+            if isinstance(decision, Accept):
                 self._remember(decision.event)
             out.append(decision)
+        await self._claim(store, out, to_claim)
         return out
+
+    async def _claim(self, store: LedgerStore, out: list[Decision | None], positions: list[int]) -> None:
+        """Claim the shipments of the receipts at ``positions`` (one transaction); a receipt whose shipment
+        another event holds is rejected."""
+        accepts = [out[i] for i in positions]
+        claims = [(str(a.event.envelope["data"]["shipment_id"]), a.event.id, a.event.participant_id, a.event.type)
+                  for a in accepts if isinstance(a, Accept)]
+        holders = await claim_receipts(store, claims)
+        for i, (shipment_id, event_id, _, _) in zip(positions, claims, strict=True):
+            holder = holders.get(shipment_id)
+            if holder != event_id:
+                accept = out[i]
+                assert isinstance(accept, Accept)
+                out[i] = _reject(accept, RULE_ONCE, "/data/shipment_id",
+                                 _already(shipment_id, "a receipt", holder or "unknown"))
 
     def _remember(self, event: schemas.Event) -> None:
         data = event.envelope.get("data") or {}
@@ -88,41 +125,38 @@ class LedgerRules:
         if len(self._seen) > self._memory:
             self._seen.popitem(last=False)
 
-    async def _receipt(self, store: LedgerStore, accept: Accept) -> Decision:
+    def _judge(self, accept: Accept, sealed: Shipment, order: LedgerEvent | None) -> Reject | None:
+        """Every receipt rule but the claim, from what the ledger holds and what this validator accepted."""
         event = accept.event
         data = event.envelope["data"]
         shipment_id, order_id, who = str(data["shipment_id"]), str(data["order_id"]), event.participant_id
-        sealed = await load_shipment(store, shipment_id)
         seen = self._seen.get(shipment_id, _Seen())
-
-        def reject(rule: str, path: str, message: str) -> Reject:
-            log.info("rule %s rejects %s %s: %s", rule, event.name, event.id, message)
-            return Reject(Reason.RULE, f"{rule}: {message}", ({"path": path, "rule": rule, "message": message},),
-                          event_id=event.id)
-
         if not (sealed.loading or sealed.trucks or seen.order_id or seen.delivered):
-            return reject(RULE_KNOWN, "/data/shipment_id", f"no WagonsLoaded or outbound weigh ticket of shipment"
-                          f" {shipment_id} is in the ledger")
+            return _reject(accept, RULE_KNOWN, "/data/shipment_id", f"no WagonsLoaded or outbound weigh ticket of"
+                           f" shipment {shipment_id} is in the ledger")
         shipment_order = sealed.order_id or seen.order_id
         if shipment_order != order_id:
-            return reject(RULE_ORDER, "/data/order_id", f"shipment {shipment_id} was loaded for order"
-                          f" {shipment_order}, not {order_id}")
-        order = sealed.order or await load_order(store, order_id)
+            return _reject(accept, RULE_ORDER, "/data/order_id", f"shipment {shipment_id} was loaded for order"
+                           f" {shipment_order}, not {order_id}")
+        order = sealed.order or order
         buyer = str(order.data["buyer_id"]) if order else sealed.buyer_id or seen.consignee
         if buyer != who:
-            return reject(RULE_BUYER, "/source", f"only {buyer or 'the buyer of the order'}, the buyer of order"
-                          f" {order_id}, may confirm or dispute shipment {shipment_id}; {who} may not")
+            return _reject(accept, RULE_BUYER, "/source", f"only {buyer or 'the buyer of the order'}, the buyer of"
+                           f" order {order_id}, may confirm or dispute shipment {shipment_id}; {who} may not")
         if not (sealed.delivered or seen.delivered):
-            return reject(RULE_DELIVERED, "/data/shipment_id", f"shipment {shipment_id} has not been unloaded"
-                          " yet; confirm or dispute it once its unloading is sealed")
+            return _reject(accept, RULE_DELIVERED, "/data/shipment_id", f"shipment {shipment_id} has not been"
+                           " unloaded yet; confirm or dispute it once its unloading is sealed")
         if sealed.receipt is not None:
-            return reject(RULE_ONCE, "/data/shipment_id", _already(shipment_id, sealed.receipt.name,
-                                                                   sealed.receipt.id))
-        holder = await claim_receipt(store, shipment_id=shipment_id, event_id=event.id, participant=who,
-                                     event_type=event.type)
-        if holder != event.id:
-            return reject(RULE_ONCE, "/data/shipment_id", _already(shipment_id, "a receipt", holder))
-        return accept
+            return _reject(accept, RULE_ONCE, "/data/shipment_id",
+                           _already(shipment_id, sealed.receipt.name, sealed.receipt.id))
+        return None
+
+
+def _reject(accept: Accept, rule: str, path: str, message: str) -> Reject:
+    event = accept.event
+    log.info("rule %s rejects %s %s: %s", rule, event.name, event.id, message)
+    return Reject(Reason.RULE, f"{rule}: {message}", ({"path": path, "rule": rule, "message": message},),
+                  event_id=event.id)
 
 
 def _already(shipment_id: str, what: str, event_id: str) -> str:
