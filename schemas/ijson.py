@@ -257,12 +257,13 @@ class _Scanner:
             raise self.unexpected(i, "a value")
 
     def key(self, i: int) -> int:
+        self.path.pop()  # a bad member name is reported at its object's path
         if not self.text.startswith('"', i):
             raise self.unexpected(i, "a member name in double quotes")
         name, i = self.string(i)
         keys = self.keys[-1]
         assert keys is not None
-        self.path[-1] = name
+        self.path.append(name)
         if name in keys:
             raise self.fail("duplicate-key", f"member {name!r} appears twice in the object", i)
         keys.add(name)

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     preferred_max_bytes: int = 2 * 1024 * 1024
     absolute_max_bytes: int = 10 * 1024 * 1024
     max_event_bytes: int = 256 * 1024
+    gateway_publish_timeout_s: float = 1.5  # POST /v1/events waits this long for the broker's ack, then 503
+    gateway_max_in_flight: int = 256  # POST /v1/events in progress at once; beyond: 503 + Retry-After
 
     # Validator -> sequencer hop (docs/operations.md "Sealing hop"): validators sign one verdict record per
     # fetched batch with this key; the sequencer seals only verdicts signed by a key of genesis "validators"

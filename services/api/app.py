@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
 from services import db, metrics
 from services.api import auth, openapi
+from services.api.deps import install_database_unavailable_handler
+from services.api.intake import Intake
 from services.api.routes import buyers, dashboard, gateway, health, ledger, outcomes, receipts, tlog, views
 from services.config import Settings
 from services.kafka import clients
@@ -18,6 +22,18 @@ from services.kafka.topics import Topics
 from services.store.postgres import LedgerStore
 
 log = logging.getLogger(__name__)
+
+
+PRODUCER_STOP_TIMEOUT_S = 3.0
+
+
+async def _stop_producer(producer: AIOKafkaProducer) -> None:
+    """Flush and stop, but do not hang a shutdown on a broker that is gone (those requests got 503)."""
+    try:
+        await asyncio.wait_for(producer.stop(), PRODUCER_STOP_TIMEOUT_S)
+    except TimeoutError:
+        log.warning("the producer did not flush within %.0f s (broker gone?); stopping anyway",
+                    PRODUCER_STOP_TIMEOUT_S)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -32,8 +48,12 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.auth = auth.AuthService.from_settings(settings, app.state.store)
             producer = clients.producer(settings)
             await producer.start()
-            stack.push_async_callback(producer.stop)
+            stack.push_async_callback(_stop_producer, producer)
             app.state.producer = producer
+            intake = Intake.from_settings(settings, producer, app.state.store)
+            await intake.start()
+            stack.push_async_callback(intake.stop)
+            app.state.intake = intake
             yield
 
     app = FastAPI(
@@ -44,6 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,  # /docs from local assets: services.api.openapi
     )
     openapi.install(app)
+    install_database_unavailable_handler(app)
     app.include_router(health.router)
     app.include_router(gateway.router)
     app.include_router(ledger.router)

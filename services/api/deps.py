@@ -2,14 +2,44 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
+import asyncpg
 from aiokafka import AIOKafkaProducer
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
 
 from services.config import Settings
+from services.errors import Unreachable
 from services.kafka.topics import Topics
 from services.store.postgres import LedgerStore
+
+log = logging.getLogger(__name__)
+
+DATABASE_RETRY_AFTER_S = "5"
+
+# what asyncpg and the socket layer raise while PostgreSQL is down or restarting
+DATABASE_DOWN: tuple[type[Exception], ...] = (
+    asyncpg.PostgresConnectionError,  # connection lost, refused at startup of the server
+    asyncpg.exceptions.OperatorInterventionError,  # shutting down, cannot connect now, crash shutdown
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.InterfaceError,  # "connection is closed" on a pooled connection the server dropped
+    ConnectionError,  # refused / reset while the pool reconnects
+    Unreachable,
+)
+
+
+def install_database_unavailable_handler(app: FastAPI) -> None:
+    """While PostgreSQL is down, every route that needs it answers 503 + Retry-After (not 500)."""
+
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable for %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse({"detail": f"the ledger database is not reachable: {type(exc).__name__}"},
+                            status_code=503, headers={"Retry-After": DATABASE_RETRY_AFTER_S})
+
+    for exc in DATABASE_DOWN:
+        app.add_exception_handler(exc, unavailable)
 
 
 def get_settings(request: Request) -> Settings:

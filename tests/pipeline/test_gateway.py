@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
+from chain_anchor.canonical import canonicalize
+from chain_anchor.events import sign_event
+from chain_anchor.keys import Signer
 from services import devstack
 from services.api.routes.gateway import MAX_REQUEST_BYTES
 from services.config import Settings
@@ -24,7 +29,8 @@ def events(n: int) -> list[dict[str, Any]]:
     return list(itertools.islice(simulate(SimConfig(seed=SEED, start=START)), n))
 
 
-async def test_accepted_events_are_in_the_raw_topic_keyed_by_subject(settings: Settings) -> None:
+async def test_accepted_events_are_in_the_raw_topic_keyed_by_subject(deployment: Settings) -> None:
+    settings = deployment
     batch = events(5)
     async with api_server(settings) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
         one = await client.post("/v1/events", json=batch[0])
@@ -34,9 +40,15 @@ async def test_accepted_events_are_in_the_raw_topic_keyed_by_subject(settings: S
     records = await read_topic(settings, Topics.from_settings(settings).raw, partitions=6)
     got = {json.loads(r.value)["id"]: r.key.decode() for r in records}
     assert got == {e["id"]: e["subject"] for e in batch}
+    by_id = {json.loads(r.value)["id"]: r for r in records}
+    for e in batch:  # the record is the signed event itself, in canonical form, with the binding's header
+        assert json.loads(by_id[e["id"]].value) == e
+        assert by_id[e["id"]].value == canonicalize(e)
+        assert dict(by_id[e["id"]].headers)["content-type"] == b"application/cloudevents+json"
 
 
-async def test_invalid_events_are_refused_with_path_and_rule_and_nothing_is_published(settings: Settings) -> None:
+async def test_invalid_events_are_refused_with_path_and_rule_and_nothing_is_published(deployment: Settings) -> None:
+    settings = deployment
     good, bad = events(7)[5:7]
     bad = json.loads(json.dumps(bad))
     bad["time"] = "yesterday"
@@ -51,7 +63,8 @@ async def test_invalid_events_are_refused_with_path_and_rule_and_nothing_is_publ
         assert len(await read_topic(settings, Topics.from_settings(settings).raw, partitions=6)) == before
 
         r = await client.post("/v1/events", content=b'{"specversion": ', headers={"content-type": "application/json"})
-        assert r.status_code == 400 and "not JSON" in r.json()["detail"]
+        assert r.status_code == 400 and "not strict JSON" in r.json()["detail"]
+        assert r.json()["errors"][0]["rule"] == "json"
         huge = {**good, "data": {**good["data"], "padding": "x" * (settings.max_event_bytes + 1)}}
         r = await client.post("/v1/events", json=huge)
         assert r.status_code == 413 and r.json()["errors"][0]["rule"] == "max_event_bytes"
@@ -60,16 +73,106 @@ async def test_invalid_events_are_refused_with_path_and_rule_and_nothing_is_publ
         assert r.status_code == 413
 
 
-async def test_broker_gone_means_503_with_retry_after(settings: Settings, tmp_path: Any) -> None:
+async def test_broker_gone_means_503_with_retry_after_before_the_kafka_timeout(deployment: Settings,
+                                                                                tmp_path: Any) -> None:
     broker = devstack.Broker(devstack.free_port()).start(tmp_path / "tansu.log")
-    own = settings.model_copy(update={"kafka_bootstrap_servers": broker.bootstrap_servers,
-                                      "kafka_request_timeout_ms": 1500})
+    own = deployment.model_copy(update={"kafka_bootstrap_servers": broker.bootstrap_servers,
+                                        "kafka_request_timeout_ms": 60_000})
     await ensure_topics(own)
     try:
-        async with api_server(own) as url, httpx.AsyncClient(base_url=url, timeout=60) as client:
+        # the client gives up long before the 60 s Kafka timeout: only the gateway's own deadline answers in time
+        async with api_server(own) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
             assert (await client.post("/v1/events", json=events(1)[0])).status_code == 202
             broker.stop()
             r = await client.post("/v1/events", json=events(2)[1])
+            again = await client.post("/v1/events", json=events(3)[2])
     finally:
         broker.stop()
     assert r.status_code == 503 and r.headers["retry-after"].isdigit()
+    assert "acknowledgement" in r.json()["detail"] or "did not accept" in r.json()["detail"]
+    assert again.status_code == 503 and again.headers["retry-after"].isdigit()
+
+
+def _hostile_bodies() -> list[tuple[str, bytes, int, str, str]]:
+    good = canonicalize(events(9)[8])
+    event = json.loads(good)
+    digits = good.replace(b'"data":{', b'"data":{"big":' + b"9" * 5000 + b",", 1)
+    surrogate = good.replace(f'"subject":"{event["subject"]}"'.encode(), b'"subject":"\\ud800"', 1)
+    duplicate = good.replace(b'"source":', b'"source":"/participants/mine-other","source":', 1)
+    return [
+        ("5000-digit integer", digits, 400, "/data/big", "integer-too-long"),
+        ("depth 3000", b"[" * 3000 + b"]" * 3000, 400, "/0" * 32, "too-deep"),
+        ("depth 100000", b'{"a":' * 100_000 + b"1" + b"}" * 100_000, 400, "/a" * 32, "too-deep"),
+        ("lone surrogate", surrogate, 400, "/subject", "lone-surrogate"),
+        ("duplicate source", duplicate, 400, "/source", "duplicate-key"),
+        ("an event inside a JSON string", json.dumps(good.decode()).encode(), 422, "", "not_object"),
+        ("not UTF-8", good.replace(b'"specversion"', b'"spec\xffversion"', 1), 400, "", "utf-8"),
+    ]
+
+
+async def test_hostile_bodies_are_refused_with_path_and_rule_and_nothing_is_published(deployment: Settings) -> None:
+    hostile = _hostile_bodies()
+    raw_topic = Topics.from_settings(deployment).raw
+    before = len(await read_topic(deployment, raw_topic, partitions=6))
+    async with api_server(deployment) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+        for name, body, status, path, rule in hostile:
+            r = await client.post("/v1/events", content=body, headers={"content-type": "application/json"})
+            assert r.status_code == status, (name, r.text[:300])
+            errors = r.json()["errors"]
+            assert [(e["path"], e["rule"]) for e in errors] == [(path, rule)], name
+    assert len(await read_topic(deployment, raw_topic, partitions=6)) == before
+
+
+async def test_bad_signature_unknown_key_and_unknown_participant_are_422_naming_the_rule(
+        deployment: Settings) -> None:
+    base = events(12)[9:12]
+    bad_sig = dict(base[0])
+    sig = str(bad_sig["signature"])
+    bad_sig["signature"] = ("B" if sig[0] != "B" else "C") + sig[1:]
+    stranger = Signer.from_seed(b"\x42" * 32)
+    unknown_key = sign_event({k: v for k, v in base[1].items() if k not in ("signature", "sigkeyid")}, stranger)
+    unknown_participant = sign_event(
+        {**{k: v for k, v in base[2].items() if k not in ("signature", "sigkeyid")},
+         "source": "/participants/mine-nobody"}, stranger)
+    raw_topic = Topics.from_settings(deployment).raw
+    before = len(await read_topic(deployment, raw_topic, partitions=6))
+    async with api_server(deployment) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+        answers = [await client.post("/v1/events", json=e) for e in (bad_sig, unknown_key, unknown_participant)]
+        mixed = await client.post("/v1/events", json=[events(13)[12], bad_sig])
+    got = [(a.status_code, [(e["path"], e["rule"]) for e in a.json()["errors"]]) for a in answers]
+    assert got == [(422, [("/signature", "bad_signature")]), (422, [("/sigkeyid", "unknown_key")]),
+                   (422, [("/source", "unknown_participant")])]
+    assert mixed.status_code == 422 and [(e["index"], e["rule"]) for e in mixed.json()["errors"]] == [
+        (1, "bad_signature")]
+    assert len(await read_topic(deployment, raw_topic, partitions=6)) == before
+
+
+async def test_too_many_requests_in_progress_are_shed_with_503_and_retry_after(deployment: Settings) -> None:
+    own = deployment.model_copy(update={"gateway_max_in_flight": 1})
+    release = asyncio.Event()
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        yield b"["
+        await release.wait()
+        yield canonicalize(events(14)[13]) + b"]"
+
+    async with api_server(own) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+        def slow_post() -> asyncio.Task[httpx.Response]:
+            return asyncio.create_task(client.post("/v1/events", content=slow_body(),
+                                                   headers={"content-type": "application/json"}))
+
+        first = slow_post()
+        shed = None
+        for _ in range(200):  # until the slow request holds the only slot and another one is shed
+            if first.done():  # it arrived while a probe held the slot and was itself shed: send it again
+                first = slow_post()
+            await asyncio.sleep(0.05)
+            probe = await client.post("/v1/events", json=events(15)[14])
+            if probe.status_code == 503 and not first.done():
+                shed = probe
+                break
+        release.set()
+        done = await first
+    assert shed is not None and shed.status_code == 503
+    assert shed.headers["retry-after"].isdigit() and "overloaded" in shed.json()["detail"]
+    assert done.status_code == 202

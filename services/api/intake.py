@@ -1,0 +1,209 @@
+"""What the gateway checks before it answers, and how it hands events to the broker.
+
+Per request: strict I-JSON (:func:`schemas.ijson.loads`), size, schema and domain rules, then everything the
+validators check that needs only the participant registry — participant known, key known and not revoked,
+signature, role, ownership (the validators' own :class:`~services.validator.checks.Checker`). Replays and
+ledger rules need the ledger and stay in the validators.
+
+The registry is the genesis file plus the registry events sealed in the ledger, refolded in the background
+once a second (no database call on the request path) and at once when an event names a participant or key
+the gateway does not know yet (concurrent requests share one query) — exactly like the validators.
+
+Publishing: every request's records go through the one shared producer (aiokafka batches concurrent sends;
+``acks=all``); a request waits at most ``gateway_publish_timeout_s`` for the broker's acknowledgement and is
+answered 503 + Retry-After otherwise; for the next second after such a failure requests are answered 503 at
+once. At most ``gateway_max_in_flight`` requests are in progress at once; beyond that the gateway sheds load
+with 503 + Retry-After instead of queueing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from aiokafka import AIOKafkaProducer
+
+import schemas
+from services.config import Settings
+from services.registry import Registry, fold_sealed_registry_events, load_genesis
+from services.store.postgres import LedgerStore
+from services.validator.checks import Accept, Checker, Reject
+from services.validator.reasons import Reason
+
+log = logging.getLogger(__name__)
+
+REGISTRY_REFRESH_S = 1.0
+BROKER_DOWN_HOLD_S = 1.0
+REGISTRY_MISSES = (Reason.UNKNOWN_PARTICIPANT, Reason.UNKNOWN_KEY)
+_encode = msgspec.json.Encoder().encode
+CONTENT_TYPE = [("content-type", b"application/cloudevents+json")]
+
+# where in the envelope each registry-level rejection points
+_REASON_PATHS = {
+    Reason.UNKNOWN_PARTICIPANT: "/source",
+    Reason.UNKNOWN_KEY: "/sigkeyid",
+    Reason.REVOKED_KEY: "/sigkeyid",
+    Reason.BAD_SIGNATURE: "/signature",
+    Reason.FORBIDDEN_ROLE: "/type",
+    Reason.NOT_OWNER: "",
+}
+
+
+class Overloaded(Exception):
+    """Too many publishes are waiting for the broker."""
+
+
+class BrokerUnavailable(Exception):
+    """The broker did not acknowledge in time (or refused)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    key: bytes
+    value: bytes
+    event_id: str
+
+
+class Intake:
+    def __init__(self, settings: Settings, producer: AIOKafkaProducer, registry: Registry | None,
+                 store: LedgerStore | None) -> None:
+        self.settings = settings
+        self.producer = producer
+        self.registry = registry
+        self.checker = Checker(registry, max_event_bytes=settings.max_event_bytes) if registry else None
+        self.store = store
+        self.in_flight = 0
+        self._last_refresh = 0.0
+        self._refreshing: asyncio.Task[int] | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+        self._down_until = 0.0
+        self._down_reason = ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings, producer: AIOKafkaProducer, store: LedgerStore | None) -> Intake:
+        path = settings.genesis_file or settings.home / "genesis.json"
+        registry = load_genesis(path) if path.is_file() else None
+        if registry is None:
+            log.warning("no genesis file at %s: the gateway refuses events until there is one", path)
+        return cls(settings, producer, registry, store)
+
+    # ---- the registry ---------------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self.registry is not None and self.store is not None:
+            with contextlib.suppress(Exception):
+                await self.refresh()
+            self._loop_task = asyncio.create_task(self._refresh_loop(), name="gateway-registry")
+
+    async def stop(self) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(REGISTRY_REFRESH_S)
+            try:
+                await self.refresh()
+            except Exception as e:  # the database is down: keep the registry we have, try again
+                log.debug("gateway registry refresh failed: %s", e)
+
+    async def refresh(self) -> int:
+        """Fold newly sealed registry events; concurrent callers share one query."""
+        assert self.registry is not None and self.store is not None
+        if self._refreshing is None or self._refreshing.done():
+            self._last_refresh = time.monotonic()
+            self._refreshing = asyncio.ensure_future(fold_sealed_registry_events(self.registry, self.store))
+        return await asyncio.shield(self._refreshing)
+
+    # ---- checks ---------------------------------------------------------------------------------------
+    async def check(self, items: list[Any], *, is_list: bool) -> tuple[list[Checked], list[dict[str, Any]]]:
+        checked: list[Checked] = []
+        errors: list[dict[str, Any]] = []
+        misses: list[int] = []
+        events: list[schemas.Event | None] = []
+        for i, item in enumerate(items):
+            index = i if is_list else None
+            event, error = self._schema(item, index)
+            events.append(event)
+            if error:
+                errors += error
+        if errors:
+            return [], errors
+        decisions = [self._registry_check(e) for e in events if e is not None]
+        misses = [i for i, d in enumerate(decisions) if isinstance(d, Reject) and d.reason in REGISTRY_MISSES]
+        if misses and self.store is not None:
+            try:
+                if await self.refresh():
+                    for i in misses:
+                        decisions[i] = self._registry_check(events[i])
+            except Exception as e:
+                log.debug("gateway registry refresh on a miss failed: %s", e)
+        for i, decision in enumerate(decisions):
+            index = i if is_list else None
+            if isinstance(decision, Reject):
+                errors.append({"index": index, "path": _REASON_PATHS.get(decision.reason, ""),
+                               "rule": decision.reason.value, "message": decision.detail})
+            else:
+                checked.append(Checked(decision.event.subject.encode(), decision.leaf, decision.event.id))
+        return checked, errors
+
+    def _schema(self, item: Any, index: int | None) -> tuple[schemas.Event | None, list[dict[str, Any]]]:
+        if type(item) is not dict:  # e.g. a JSON string holding an event: never parsed a second time
+            kind = "a string" if isinstance(item, str) else "null" if item is None else type(item).__name__
+            return None, [{"index": index, "path": "", "rule": "not_object",
+                           "message": f"an event is a JSON object, not {kind}"}]
+        size = len(_encode(item))
+        if size > self.settings.max_event_bytes:
+            return None, [{"index": index, "path": "", "rule": "max_event_bytes",
+                           "message": f"event is {size} bytes; the limit is {self.settings.max_event_bytes}"}]
+        try:
+            event = schemas.validate(item)
+        except schemas.SchemaError as e:
+            return None, [{"index": index, "path": x.path, "rule": x.rule, "message": x.message} for x in e.errors]
+        return event, []
+
+    def _registry_check(self, event: schemas.Event | None) -> Accept | Reject:
+        assert event is not None
+        if self.checker is None:
+            return Reject(Reason.UNKNOWN_PARTICIPANT, "the gateway has no participant registry (no genesis file)",
+                          event_id=event.id)
+        return self.checker.check_event(event)
+
+    # ---- publishing -----------------------------------------------------------------------------------
+    def admit(self) -> None:
+        """Count one request in; raise :class:`Overloaded` or :class:`BrokerUnavailable` to shed it at once."""
+        if self.in_flight >= self.settings.gateway_max_in_flight:
+            raise Overloaded(f"{self.in_flight} requests are already waiting for the broker")
+        if time.monotonic() < self._down_until:
+            raise BrokerUnavailable(self._down_reason)
+        self.in_flight += 1
+
+    def release(self) -> None:
+        self.in_flight -= 1
+
+    async def publish(self, topic: str, records: list[Checked]) -> None:
+        """Send ``records`` and wait for the broker's acknowledgement (acks=all), within the timeout."""
+        timeout = self.settings.gateway_publish_timeout_s
+        try:
+            await asyncio.wait_for(self._send_all(topic, records), timeout)
+        except TimeoutError:
+            self._broker_down(f"no acknowledgement from the broker within {timeout:g} s")
+        except Exception as e:  # KafkaError and friends
+            self._broker_down(f"the broker did not accept the events: {type(e).__name__}")
+
+    async def _send_all(self, topic: str, records: list[Checked]) -> None:
+        futures = [await self.producer.send(topic, r.value, key=r.key, headers=CONTENT_TYPE) for r in records]
+        await asyncio.gather(*futures)
+
+    def _broker_down(self, reason: str) -> None:
+        # for a moment, answer the next requests at once instead of each waiting the full timeout
+        self._down_until = time.monotonic() + BROKER_DOWN_HOLD_S
+        self._down_reason = reason
+        log.warning("broker unavailable: %s", reason)
+        raise BrokerUnavailable(reason)
