@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "participant": ("services.participant.cli", "onboarding: keygen, register, rotate, revoke (registry events)"),
     "init": ("services.ceremony", "set up a deployment: sequencer key, admin keys, genesis, trust file"),
     "rotate": ("services.rotation", "hand the ledger to a new sequencer key (signed by the old one)"),
+    "reconcile": ("services.reconcile", "prove every acknowledged event is sealed once or rejected; name the others"),
 }
 
 

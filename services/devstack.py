@@ -117,6 +117,17 @@ class EmbeddedPostgres:
         log.info("embedded PostgreSQL pid=%s data=%s", self.pid, self.pgdata)
         return self
 
+    def restart(self) -> EmbeddedPostgres:
+        """Start again on the same data after the server died (kill -9, OOM): pgserver caches one handle per
+        data directory, so the dead one is forgotten first; PostgreSQL's own crash recovery does the rest."""
+        from pgserver.postgres_server import PostgresServer
+
+        instances: dict[Path, Any] = PostgresServer._instances
+        for key in (self.pgdata, self.pgdata.resolve()):
+            instances.pop(key, None)
+        self._server = None
+        return self.start()
+
     @property
     def pid(self) -> int | None:
         pid: int | None = self._server.get_pid() if self._server else None

@@ -19,6 +19,7 @@ import asyncpg
 import httpx
 import pytest
 
+from chain_anchor.events import leaf_bytes
 from services import devstack
 from services.config import Settings
 from services.kafka.topics import Topics, ensure_topics
@@ -28,7 +29,7 @@ from services.sequencer.service import Sequencer
 from services.store.migrate import create_database, drop_database
 from services.trust import trust_json
 from services.validator.worker import Validator
-from tests.pipeline.helpers import api_server, produce_accepted, read_topic, running
+from tests.pipeline.helpers import api_server, produce_raw, read_topic, running
 from tests.receipts.helpers import AUDITOR, Consortium
 
 GATEWAY_REGISTRY_RULES = {"forbidden_role", "not_owner", "unknown_participant", "unknown_key", "revoked_key",
@@ -68,7 +69,9 @@ class Pipeline:
         # checked as well.
         assert r.status_code == 422, r.text
         assert {e["rule"] for e in r.json()["errors"]} <= GATEWAY_REGISTRY_RULES, r.text
-        await produce_accepted(self.settings, Topics.from_settings(self.settings).raw, events)
+        raw = Topics.from_settings(self.settings).raw
+        for e in events:
+            await produce_raw(self.settings, raw, leaf_bytes(e), key=str(e["subject"]).encode())
 
     async def sealed(self, event_ids: list[str], timeout_s: float = 20) -> None:
         """Wait until every event id is in the ledger."""
