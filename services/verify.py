@@ -167,9 +167,15 @@ def build_checker(args: argparse.Namespace, settings: Settings, rotations: list[
 async def _run(args: argparse.Namespace, settings: Settings) -> Report:
     if args.database_url:
         settings = settings.model_copy(update={"database_url": args.database_url})
+    # the user's files first (one clear line for a bad --trust or genesis), then the database
+    checker = build_checker(args, settings) if args.trust else None
+    if checker is None:
+        from services.validator.worker import load_registry
+
+        load_registry(settings)
     pool = await db.create_pool(settings, min_size=1, max_size=2)
     try:
-        checker = build_checker(args, settings, None if args.trust else await stored_rotations(pool))
+        checker = checker or build_checker(args, settings, await stored_rotations(pool))
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       transient=True) as progress:
             return await verify_ledger(LedgerStore(pool), checker, progress)
