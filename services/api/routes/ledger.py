@@ -126,6 +126,10 @@ async def consistency_proof(
 
 @router.get("/checkpoint", response_class=PlainTextResponse)
 async def checkpoint(store: StoreDep) -> str:
-    """The latest tree head as a C2SP signed note (tlog-checkpoint), signed by the sequencer when sealing."""
-    cosigned = await latest_cosigned(store.pool)  # the newest one a witness quorum cosigned, if any
-    return cosigned.note.decode() if cosigned else (await _latest(store)).checkpoint.decode()
+    """The latest tree head as a C2SP signed note (tlog-checkpoint), signed by the sequencer when sealing, and
+    cosigned by the witnesses once a quorum did."""
+    head = await _latest(store)
+    # with the witnesses' cosignatures once a quorum cosigned this head; the newest cosigned checkpoint, which
+    # may be a little older than the head, is /v1/checkpoint/cosigned and /tlog/checkpoint
+    cosigned = await latest_cosigned(store.pool)
+    return (cosigned.note if cosigned and cosigned.tree_size == head.tree_size else head.checkpoint).decode()
