@@ -50,7 +50,8 @@ def services(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> It
     env = {k: v for k, v in os.environ.items() if not k.startswith("COALCHAIN_")}
     env.update(DATABASE_URL=settings.database_url, COALCHAIN_HOME=str(home),
                COALCHAIN_KAFKA_BOOTSTRAP_SERVERS=settings.kafka_bootstrap_servers,
-               COALCHAIN_KAFKA_TOPIC_PREFIX=settings.kafka_topic_prefix, COALCHAIN_BATCH_TIMEOUT_MS="50")
+               COALCHAIN_KAFKA_TOPIC_PREFIX=settings.kafka_topic_prefix, COALCHAIN_BATCH_TIMEOUT_MS="50",
+               COALCHAIN_EVENT_TIME_MAX_PAST_S=str(settings.event_time_max_past_s))  # simulated past days
     ports: dict[str, int] = {}
     procs: list[subprocess.Popen[bytes]] = []
     try:
