@@ -15,6 +15,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=None, help="port (default COALCHAIN_API_PORT, 8000)")
 
 
+KEEP_ALIVE_S = 30
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     uvicorn.run(
         create_app(settings),
@@ -23,5 +26,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=3,  # live view streams must not hold a shutdown up
+        # keep idle connections longer than clients do (httpx, urllib3: 5 s), so a client never reuses a
+        # connection the server is closing at that moment (seen as a ReadError on a POST)
+        timeout_keep_alive=KEEP_ALIVE_S,
     )
     return 0

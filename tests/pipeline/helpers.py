@@ -123,7 +123,10 @@ async def api_server(settings: Settings) -> AsyncIterator[str]:
     from services.devstack import free_port
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    from services.api.cli import KEEP_ALIVE_S
+
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
+                                           timeout_keep_alive=KEEP_ALIVE_S))
     task = asyncio.create_task(server.serve())
     try:
         while not server.started:
