@@ -27,6 +27,7 @@ import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.common import Ceiling, console
+from bench.cpu import cpu_seconds
 from bench.events import Record
 from bench.kafkaio import consume_count, produce_batched
 from chain_anchor import ed25519
@@ -50,29 +51,31 @@ def signing_triples(records: Sequence[Record], genesis: dict[str, Any]) -> list[
     return out
 
 
-def _verify_loop(triples: Sequence[VerifyTriple], seconds: float) -> tuple[int, float]:
+def _verify_loop(triples: Sequence[VerifyTriple], seconds: float) -> tuple[int, float, float]:
+    """Verifies done, wall seconds, CPU seconds of this process."""
     verify = ed25519.verify
-    n, t0 = 0, time.perf_counter()
+    n, t0, c0 = 0, time.perf_counter(), time.process_time()
     while True:
         for pk, sig, msg in triples:
             verify(pk, sig, msg)
         n += len(triples)
         elapsed = time.perf_counter() - t0
         if elapsed >= seconds:
-            return n, elapsed
+            return n, elapsed, time.process_time() - c0
 
 
 def ed25519_per_core(triples: Sequence[VerifyTriple], seconds: float) -> Ceiling:
-    n, elapsed = _verify_loop(triples, seconds)
+    n, elapsed, cpu = _verify_loop(triples, seconds)
     return Ceiling("ed25519_verify_core", "Ed25519 verify, 1 core", n / elapsed, "verifies/s",
-                   f"chain_anchor.ed25519.verify (libsodium {_sodium()}) on {len(triples):,} events' signing bytes")
+                   f"chain_anchor.ed25519.verify (libsodium {_sodium()}) on {len(triples):,} events' signing bytes",
+                   cpu_us=cpu * 1e6 / n)
 
 
 def ed25519_all_cores(triples: Sequence[VerifyTriple], seconds: float) -> Ceiling:
     cores = os.cpu_count() or 1
     with multiprocessing.get_context("forkserver").Pool(cores) as pool:
         results = pool.starmap(_verify_loop, [(triples, seconds)] * cores)
-    rate = sum(n / e for n, e in results)
+    rate = sum(n / e for n, e, _ in results)
     return Ceiling("ed25519_verify_all", f"Ed25519 verify, {cores} cores", rate, "verifies/s",
                    f"the per-core loop in {cores} processes at once")
 
@@ -92,7 +95,7 @@ def validator_checks(records: Sequence[Record], genesis: dict[str, Any], seconds
     checker = Checker(from_genesis(genesis), max_event_bytes=Settings().max_event_bytes)
     raws = [r.value for r in records]
     accepted = sum(isinstance(checker.check(raw), Accept) for raw in raws)
-    n, t0 = 0, time.perf_counter()
+    n, t0, c0 = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - t0 < seconds:
         for raw in raws:
             checker.check(raw)
@@ -100,11 +103,11 @@ def validator_checks(records: Sequence[Record], genesis: dict[str, Any], seconds
     elapsed = time.perf_counter() - t0
     return Ceiling("validator_checks_core", "validator checks alone, 1 core", n / elapsed, "events/s",
                    f"services.validator.checks.Checker.check on {len(raws):,} raw events ({accepted:,} accepted),"
-                   " no I/O")
+                   " no I/O", cpu_us=(time.process_time() - c0) * 1e6 / n)
 
 
 def sha256_leaves(leaves: Sequence[bytes], seconds: float = 1.0) -> Ceiling:
-    n, t0 = 0, time.perf_counter()
+    n, t0, c0 = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - t0 < seconds:
         for leaf in leaves:
             leaf_hash(leaf)
@@ -112,7 +115,8 @@ def sha256_leaves(leaves: Sequence[bytes], seconds: float = 1.0) -> Ceiling:
     elapsed = time.perf_counter() - t0
     mean = sum(map(len, leaves)) / len(leaves)
     return Ceiling("sha256_leaf", "sha256 leaf hash, 1 core", n / elapsed, "hashes/s",
-                   f"hashlib.sha256(0x00 ‖ leaf), mean leaf {mean:.0f} B ({n * mean / elapsed / 2**20:,.0f} MiB/s)")
+                   f"hashlib.sha256(0x00 ‖ leaf), mean leaf {mean:.0f} B ({n * mean / elapsed / 2**20:,.0f} MiB/s)",
+                   cpu_us=(time.process_time() - c0) * 1e6 / n)
 
 
 def event_rows(records: Sequence[Record], first_leaf: int = 0) -> list[tuple[Any, ...]]:
@@ -134,17 +138,20 @@ async def pg_copy(database_url: str, records: Sequence[Record], rows_per_txn: in
     table = f"bench_copy_{uuid.uuid4().hex[:8]}"
     try:
         await conn.execute(f"CREATE TABLE {table} (LIKE ledger_events INCLUDING ALL)")
-        t0 = time.perf_counter()
+        backend = await conn.fetchval("SELECT pg_backend_pid()")
+        b0, t0, c0 = cpu_seconds(backend) or 0.0, time.perf_counter(), time.process_time()
         for i in range(0, len(rows), rows_per_txn):
             async with conn.transaction():
                 await conn.copy_records_to_table(table, columns=EVENT_COLUMNS, records=rows[i : i + rows_per_txn])
         elapsed = time.perf_counter() - t0
+        # CPU of the server backend (same host: /proc) and of this client, which encodes the rows
+        cpu = (cpu_seconds(backend) or b0) - b0 + time.process_time() - c0
     finally:
         await conn.execute(f"DROP TABLE IF EXISTS {table}")
         await conn.close()
     return Ceiling("pg_copy_rows", "PostgreSQL COPY ledger_events rows", len(rows) / elapsed, "rows/s",
                    f"asyncpg COPY of {len(rows):,} rows into a copy of ledger_events (indexes included),"
-                   f" {rows_per_txn} rows per transaction")
+                   f" {rows_per_txn} rows per transaction", cpu_us=cpu * 1e6 / len(rows))
 
 
 async def scratch_topic(settings: Settings, partitions: int) -> str:

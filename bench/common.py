@@ -40,6 +40,9 @@ class Ceiling:
     value: float
     unit: str
     how: str
+    # µs of CPU per operation (user + system, of every process doing the work), when measured: unlike the
+    # rate, it holds on a busy machine, so it is what CPU-per-event figures are compared with
+    cpu_us: float | None = None
 
 
 @dataclass
