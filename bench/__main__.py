@@ -28,7 +28,7 @@ from bench.common import (
 from bench.scenarios import Options
 from bench.stack import admin_url, broker_version
 
-SCENARIOS = ("seal-throughput", "seal-latency", "verify", "proofs", "views")
+SCENARIOS = ("seal-throughput", "seal-growth", "seal-latency", "verify", "proofs", "views")
 
 
 def scenario_module(name: str) -> ModuleType:

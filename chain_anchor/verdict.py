@@ -36,7 +36,7 @@ _U32_MAX = 2**32 - 1
 _U64_MAX = 2**64 - 1
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per event, and a frozen init costs 4x (object.__setattr__ per field)
 class VerdictEntry:
     """One accepted event: its canonical leaf bytes and where the validator read it."""
 

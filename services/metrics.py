@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import time
+from bisect import bisect_left
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -58,13 +59,32 @@ def event_rejected(reason: str) -> None:
 def block_sealed(height: int, event_times: Iterable[datetime], sealed: datetime | None = None) -> None:
     """After a block's commit: counters, height, and publish→sealed for each event."""
     now = sealed or datetime.now(UTC)
-    n = 0
-    for t in event_times:
-        PUBLISH_TO_SEALED.observe(max(0.0, (now - t).total_seconds()))
-        n += 1
+    n = observe_many(PUBLISH_TO_SEALED, [max(0.0, (now - t).total_seconds()) for t in event_times])
     BLOCKS_SEALED.inc()
     EVENTS_SEALED.inc(n)
     LEDGER_HEIGHT.set(height)
+
+
+def observe_many(histogram: Histogram, amounts: list[float]) -> int:
+    """``histogram.observe(a)`` for each amount, with one increment per bucket instead of one locked update
+    per amount (a block's 2,000 events: ~12 µs each one by one, on the sequencer's hot path). The same
+    result as observing one by one (tests/ops/test_metrics.py); falls back to that if the client library's
+    internals (``_upper_bounds``, ``_buckets``, ``_sum``) are not there."""
+    bounds: list[float] | None = getattr(histogram, "_upper_bounds", None)
+    buckets: list[Any] | None = getattr(histogram, "_buckets", None)
+    total = getattr(histogram, "_sum", None)
+    if bounds is None or buckets is None or total is None or len(bounds) != len(buckets):
+        for a in amounts:
+            histogram.observe(a)
+        return len(amounts)
+    counts = [0] * len(bounds)
+    for a in amounts:
+        counts[bisect_left(bounds, a)] += 1  # the first bucket whose upper bound is >= a (the last is +Inf)
+    for i, c in enumerate(counts):
+        if c:
+            buckets[i].inc(c)
+    total.inc(sum(amounts))
+    return len(amounts)
 
 
 def block_stored(height: int) -> None:

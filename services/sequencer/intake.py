@@ -9,7 +9,7 @@ raises and never stops sealing. Pure: no Kafka, no database.
 
 from __future__ import annotations
 
-import uuid
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -19,6 +19,8 @@ from chain_anchor.errors import BadSignature, UnknownKey, VerdictFormatError
 from chain_anchor.keys import KeyRing
 from chain_anchor.verdict import Verdict, decode_verdict, verify_verdict
 from services.sequencer.sealing import Accepted, VerdictBatch, decode_head, parse_event_time
+
+_EVENT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 class Reason(StrEnum):
@@ -96,7 +98,8 @@ def _entries(offset: int, verdict: Verdict, hashes: list[bytes],
             continue
         try:
             head = decode_head(e.leaf)
-            uuid.UUID(head.id)
+            if _EVENT_ID.fullmatch(head.id) is None:  # the catalogue's EventId: dedupe compares these strings
+                raise ValueError(f"id {head.id[:40]!r} is not a UUID in canonical lower-case form")
             event_time = parse_event_time(head.time)
             if event_time.tzinfo is None:
                 raise ValueError("time has no UTC offset")

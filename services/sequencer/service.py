@@ -33,7 +33,7 @@ from services.kafka.topics import Topics
 from services.keyfiles import genesis_path, sequencer_signer
 from services.registry import load_validator_keys
 from services.sequencer.intake import Quarantined, Reason, check_marker, check_verdict, ttc_height
-from services.sequencer.sealing import BlockSealer, Duplicate, Sealed, VerdictBatch, decode_head, parse_event_time
+from services.sequencer.sealing import BlockSealer, Duplicate, Sealed, VerdictBatch
 from services.store.postgres import LedgerStore
 
 log = logging.getLogger(__name__)
@@ -253,7 +253,7 @@ class Sequencer:
         self.sealed_events += sealed.row.leaf_count
         log.debug("sealed block height=%d events=%d tree_size=%d", sealed.row.height, sealed.row.leaf_count,
                   sealed.row.tree_size)  # INFO: the periodic summary (services.metrics.log_summary)
-        metrics.block_sealed(sealed.row.height, (parse_event_time(decode_head(leaf).time) for leaf in sealed.leaves))
+        metrics.block_sealed(sealed.row.height, sealed.event_times)
         await self._publish(producer, sealed)
 
     async def _publish(self, producer: AIOKafkaProducer, sealed: Sealed) -> None:

@@ -1,0 +1,147 @@
+"""``seal-growth``: does sealing slow down as the ledger grows? The sequencer's stage (verdict check, dedupe
+query, Merkle, COPY into ``ledger_events`` with its indexes, block publish) on top of ledgers of 1 M and
+10 M events (``--sizes``; quick: 10 k and 100 k).
+
+For each size, in a fresh database and broker:
+
+1. a ledger of that many events is built directly (``bench.ledger``: the sequencer's sealing code, bulk
+   COPY, template leaves with fresh ids, then the migration's own indexes);
+2. ``--events`` fresh simulator events (default 100,000; quick 20,000) are written to the accepted topic as
+   validator verdict records (500 entries each, signed with the validator key the genesis lists — what
+   the validators would send), before the sequencer starts;
+3. the sequencer starts on top of the built head and seals them; the benchmark polls the tree size.
+
+Figures per size: sealed events/s (10 → 90 % of the new events) and CPU µs per sealed event of the
+sequencer and of this database's PostgreSQL backends (from ``/proc``); and the growth figure, the rate at
+the largest size over the rate at the smallest (target ≥ 0.85). The validators are left out on purpose:
+their per-event work does not read the ledger, except the receipt rules' few indexed lookups.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from bench.ceilings import Ceilings
+from bench.common import Result, console
+from bench.cpu import per_event_us
+from bench.events import Record, event_file
+from bench.ledger import build_ledger, templated
+from bench.monitor import Monitor, Sample, steady_rate
+from bench.profile import Profiler, summarize
+from bench.scenarios import Options
+from bench.scenarios.seal_throughput import STALL_S
+from bench.stack import Stack, stack
+from chain_anchor.verdict import VerdictEntry, encode_verdict
+from services.kafka import clients
+from services.keyfiles import sequencer_signer, validator_signer
+from services.validator.worker import rfc3339_now
+
+NAME = "seal-growth"
+DESCRIPTION = "sequencer + PostgreSQL: sealing rate and CPU per event on top of ledgers of 1 M and 10 M events"
+POLL_S = 0.25
+TEMPLATES = 100_000
+ENTRIES_PER_VERDICT = 500
+TARGET = 0.85
+
+
+async def run(opts: Options, ceilings: Ceilings) -> Result:
+    sizes = sorted(opts.sizes or ([10_000, 100_000] if opts.quick else [1_000_000, 10_000_000]))
+    n = opts.pick(quick=20_000, full=100_000)
+    events = event_file(n, opts.seed)
+    templates = list(events.records(min(TEMPLATES, n)))
+    result = Result(NAME, {"sizes": sizes, "events": n, "event_source": events.source,
+                           "entries_per_verdict": ENTRIES_PER_VERDICT,
+                           "ledger_built_by": "bench.ledger (sequencer sealing code, bulk COPY), template leaves"})
+    rates: dict[int, float] = {}
+    for size in sizes:
+        async with stack(NAME) as st:
+            st.write_genesis(events.genesis)
+            rate = await _one_size(st, opts, result, templates, list(events.records(n)), size)
+            if rate is not None:
+                rates[size] = rate
+            for k, v in st.peak_rss().items():
+                result.peak_rss_bytes[f"{k} @ {size:,}"] = v
+    if len(rates) >= 2:
+        lo, hi = min(rates), max(rates)
+        result.add("growth", f"sealed rate @ {_label(hi)} / @ {_label(lo)}", rates[hi] / rates[lo], "×",
+                   headline=True)
+    result.notes.append(f"target: the rate at 10 M events >= {TARGET:.0%} of the rate at 1 M")
+    return result
+
+
+async def _one_size(st: Stack, opts: Options, result: Result, templates: list[Record], new: list[Record],
+                    size: int) -> float | None:
+    console.print(f"building a ledger of {size:,} events")
+    built = await build_ledger(st.settings, sequencer_signer(st.settings), templated(templates, size), size)
+    result.details[f"build_{size}"] = {"blocks": built.blocks, "load_seconds": round(built.seconds, 1),
+                                      "index_seconds": round(built.seconds_indexes, 1)}
+    records = await _write_verdicts(st, new)
+    console.print(f"  {len(new):,} events in {records:,} verdict records on the accepted topic; sealing")
+    mon = await Monitor.open(st.settings, cpu=st.cpu)
+    profiler = Profiler(opts.results_dir / "profiles", f"{NAME}-{size}")
+    try:
+        t0 = time.perf_counter()
+        mon.timeline.append(Sample(t0, 0, 0, 0))
+        proc = st.spawn("sequencer", "sequencer")
+        if opts.profile:
+            profiler.attach("sequencer", proc.pid)
+        async with st.sampling():
+            await _wait(st, mon, size + len(new))
+    finally:
+        profiles = profiler.stop() if opts.profile else {}
+        await mon.close()
+    for name, path in profiles.items():
+        s = summarize(path)
+        result.details[f"profile_{size}"] = s
+        console.print(f"[bold]profile {name} @ {_label(size)}[/bold] ({s['samples']} samples): top functions")
+        for row in s["self_by_function"][:12]:
+            console.print(f"  {row['share'] * 100:5.1f} %  {row['name']}")
+    tl = [Sample(s.t, max(0, s.sealed - size), s.accepted, s.rejected, s.cpu) for s in mon.timeline]
+    label = _label(size)
+    rate = steady_rate(tl, len(new), "sealed")
+    result.add(f"sealed_steady_{size}", f"sealed, steady (10→90 %) @ {label}", rate or float("nan"), "events/s",
+               headline=True)
+    lo = next((s for s in tl if s.cpu and s.sealed >= 0.1 * len(new)), None)
+    hi = next((s for s in tl if s.cpu and s.sealed >= 0.9 * len(new)), None)
+    if lo is not None and hi is not None and hi.sealed > lo.sealed:
+        per = per_event_us(lo.cpu, hi.cpu, hi.sealed - lo.sealed)
+        for name, us in sorted(per.items()):
+            result.add(f"cpu_us_per_event_{name.replace(' ', '_')}_{size}", f"CPU per sealed event, {name} @ {label}",
+                       us, "µs/event", higher_is_better=False, headline=name == "all processes")
+    return rate
+
+
+async def _write_verdicts(st: Stack, records: list[Record]) -> int:
+    """The events as the validators would send them: signed verdict records on the accepted topic."""
+    signer = validator_signer(st.settings)
+    producer = clients.producer(st.settings)
+    await producer.start()
+    futures = []
+    try:
+        for i in range(0, len(records), ENTRIES_PER_VERDICT):
+            chunk = [VerdictEntry(j % 6, j, r.leaf()) for j, r in enumerate(records[i : i + ENTRIES_PER_VERDICT], i)]
+            futures.append(await producer.send(st.topics.accepted, encode_verdict(chunk, rfc3339_now(), signer)))
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return len(futures)
+
+
+async def _wait(st: Stack, mon: Monitor, tree_size: int) -> None:
+    last, last_progress = -1, time.perf_counter()
+    while True:
+        st.check_children()
+        s = await mon.sample()
+        if s.sealed >= tree_size:
+            return
+        if s.sealed != last:
+            last, last_progress = s.sealed, s.t
+        elif s.t - last_progress > STALL_S:
+            raise RuntimeError(f"no progress for {STALL_S:.0f} s at tree size {s.sealed};"
+                               f" sequencer log:\n{st.log_tail('sequencer')}")
+        await asyncio.sleep(POLL_S)
+
+
+def _label(size: int) -> str:
+    return f"{size / 1e6:g} M" if size >= 1_000_000 else f"{size / 1e3:g} k"
