@@ -146,29 +146,55 @@ def sample(name: str, labels: dict[str, str] | None = None) -> float:
     return REGISTRY.get_sample_value(name, labels or {}) or 0.0
 
 
-def instrument(app: Any) -> None:
-    """The API's ``/metrics`` route, and every request counted and logged (DEBUG; 4xx INFO; 5xx WARNING)."""
-    from starlette.requests import Request
-    from starlette.responses import Response
+_http_children: dict[tuple[str, str, int], Any] = {}
+_access = logging.getLogger("services.api.access")
 
-    app.mount("/metrics", make_asgi_app())
-    access = logging.getLogger("services.api.access")
 
-    @app.middleware("http")  # type: ignore[untyped-decorator]
-    async def count_requests(request: Request, call_next: Any) -> Response:
+def http_request(method: str, route: str, status: int, started: float | None = None, path: str = "") -> None:
+    """Count one API request (and log it: DEBUG; 4xx INFO; 5xx WARNING)."""
+    key = (method, route, status)
+    child = _http_children.get(key)
+    if child is None:
+        child = _http_children[key] = HTTP_REQUESTS.labels(method=method, route=route, status=str(status))
+    child.inc()
+    level = logging.WARNING if status >= 500 else logging.INFO if status >= 400 else logging.DEBUG
+    if _access.isEnabledFor(level):
+        took = f" in {(time.perf_counter() - started) * 1000:.1f} ms" if started is not None else ""
+        _access.log(level, "%s %s -> %d%s", method, path or route, status, took)
+
+
+class _Instrumented:
+    """Pure ASGI middleware (no per-request task or stream, unlike Starlette's ``BaseHTTPMiddleware``)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
+        status = 500
+
+        async def sending(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
         try:
-            response: Response = await call_next(request)
+            await self.app(scope, receive, sending)
         except Exception as e:
             count_error(e)
             raise
-        route = getattr(request.scope.get("route"), "path", "(unmatched)")
-        HTTP_REQUESTS.labels(method=request.method, route=route, status=str(response.status_code)).inc()
-        level = logging.WARNING if response.status_code >= 500 else (
-            logging.INFO if response.status_code >= 400 else logging.DEBUG)
-        access.log(level, "%s %s -> %d in %.1f ms", request.method, request.url.path, response.status_code,
-                   (time.perf_counter() - started) * 1000)
-        return response
+        route = getattr(scope.get("route"), "path", "(unmatched)")
+        http_request(scope["method"], route, status, started, scope["path"])
+
+
+def instrument(app: Any) -> None:
+    """The API's ``/metrics`` route, and every request counted and logged (DEBUG; 4xx INFO; 5xx WARNING)."""
+    app.mount("/metrics", make_asgi_app())
+    app.add_middleware(_Instrumented)
 
 
 _configured: list[Settings] = []  # what the CLI's main() read, for the service runner

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
@@ -36,6 +37,20 @@ async def _stop_producer(producer: AIOKafkaProducer) -> None:
                     PRODUCER_STOP_TIMEOUT_S)
 
 
+class CoalChainAPI(FastAPI):
+    """FastAPI, except that ``POST /v1/events`` goes straight to its plain ASGI endpoint
+    (:func:`services.api.routes.gateway.serve`): the gateway's hot path skips the middleware stack, routing
+    and dependency injection (most of its CPU time otherwise)."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == gateway.PATH:
+            state = self.state
+            topics: Topics | None = getattr(state, "topics", None)
+            await gateway.serve(getattr(state, "intake", None), topics.raw if topics else "", scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -56,7 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.intake = intake
             yield
 
-    app = FastAPI(
+    app = CoalChainAPI(
         title="Taijiao CoalChain API",
         description="太焦线煤炭运销信息共享链 — publish signed events; read blocks, proofs, receipts and views.",
         version="1",
