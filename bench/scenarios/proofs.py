@@ -106,7 +106,7 @@ def _label(size: int) -> str:
     return f"{size / 1e6:g} M" if size >= 1_000_000 else f"{size / 1e3:g} k"
 
 
-async def _wait_ready(st: Stack, client: httpx.AsyncClient, timeout_s: float = 60) -> None:
+async def _wait_ready(st: Stack, client: httpx.AsyncClient, timeout_s: float = 180) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         st.check_children()

@@ -23,7 +23,7 @@ import asyncio
 import time
 
 from bench.ceilings import Ceilings
-from bench.common import Result, console
+from bench.common import Ceiling, Result, console
 from bench.cpu import per_event_us
 from bench.events import Record, event_file
 from bench.ledger import build_ledger, templated
@@ -53,10 +53,17 @@ async def run(opts: Options, ceilings: Ceilings) -> Result:
     result = Result(NAME, {"sizes": sizes, "events": n, "event_source": events.source,
                            "entries_per_verdict": ENTRIES_PER_VERDICT,
                            "ledger_built_by": "bench.ledger (sequencer sealing code, bulk COPY), template leaves"})
+    for c in await ceilings.sha256([r.leaf() for r in templates[: ceilings.sample_events]]):
+        result.ceilings[c.key] = c
     rates: dict[int, float] = {}
     for size in sizes:
         async with stack(NAME) as st:
             st.write_genesis(events.genesis)
+            for c in await ceilings.postgres(st.settings.database_url, templates):
+                result.ceilings[c.key] = c
+            floor = _floor(result)
+            if floor is not None:
+                result.ceilings[floor.key] = floor
             rate = await _one_size(st, opts, result, templates, list(events.records(n)), size)
             if rate is not None:
                 rates[size] = rate
@@ -101,14 +108,15 @@ async def _one_size(st: Stack, opts: Options, result: Result, templates: list[Re
     label = _label(size)
     rate = steady_rate(tl, len(new), "sealed")
     result.add(f"sealed_steady_{size}", f"sealed, steady (10→90 %) @ {label}", rate or float("nan"), "events/s",
-               headline=True)
+               vs=["pg_copy_rows"], headline=True)
     lo = next((s for s in tl if s.cpu and s.sealed >= 0.1 * len(new)), None)
     hi = next((s for s in tl if s.cpu and s.sealed >= 0.9 * len(new)), None)
     if lo is not None and hi is not None and hi.sealed > lo.sealed:
         per = per_event_us(lo.cpu, hi.cpu, hi.sealed - lo.sealed)
         for name, us in sorted(per.items()):
             result.add(f"cpu_us_per_event_{name.replace(' ', '_')}_{size}", f"CPU per sealed event, {name} @ {label}",
-                       us, "µs/event", higher_is_better=False, headline=name == "all processes")
+                       us, "µs/event", vs=["cpu_floor_sequencer_us"] if "cpu_floor_sequencer_us" in result.ceilings
+                       else [], higher_is_better=False, headline=name == "all processes")
     return rate
 
 
@@ -141,6 +149,15 @@ async def _wait(st: Stack, mon: Monitor, tree_size: int) -> None:
             raise RuntimeError(f"no progress for {STALL_S:.0f} s at tree size {s.sealed};"
                                f" sequencer log:\n{st.log_tail('sequencer')}")
         await asyncio.sleep(POLL_S)
+
+
+def _floor(result: Result) -> Ceiling | None:
+    """What this stage cannot skip per event, in CPU: one leaf hash and one COPY row."""
+    parts = [result.ceilings.get(k) for k in ("sha256_leaf", "pg_copy_rows")]
+    if any(c is None or not c.cpu_us for c in parts):
+        return None
+    return Ceiling("cpu_floor_sequencer_us", "leaf hash + COPY row, CPU", sum(c.cpu_us or 0 for c in parts if c),
+                   "µs/event", "the CPU µs per operation of the two ceilings above (COPY: server backend included)")
 
 
 def _label(size: int) -> str:
