@@ -22,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import asyncpg
+
 from bench.ceilings import Ceilings
 from bench.common import Ceiling, Result, console
 from bench.cpu import per_event_us
@@ -33,8 +35,10 @@ from bench.scenarios import Options
 from bench.scenarios.seal_throughput import STALL_S
 from bench.stack import Stack, stack
 from chain_anchor.verdict import VerdictEntry, encode_verdict
+from services import blockmsg
 from services.kafka import clients
 from services.keyfiles import sequencer_signer, validator_signer
+from services.store.postgres import LedgerStore
 from services.validator.worker import rfc3339_now
 
 NAME = "seal-growth"
@@ -83,6 +87,7 @@ async def _one_size(st: Stack, opts: Options, result: Result, templates: list[Re
     built = await build_ledger(st.settings, sequencer_signer(st.settings), templated(templates, size), size)
     result.details[f"build_{size}"] = {"blocks": built.blocks, "load_seconds": round(built.seconds, 1),
                                       "index_seconds": round(built.seconds_indexes, 1)}
+    await _publish_head(st)
     records = await _write_verdicts(st, new)
     console.print(f"  {len(new):,} events in {records:,} verdict records on the accepted topic; sealing")
     mon = await Monitor.open(st.settings, cpu=st.cpu)
@@ -118,6 +123,26 @@ async def _one_size(st: Stack, opts: Options, result: Result, templates: list[Re
                        us, "µs/event", vs=["cpu_floor_sequencer_us"] if "cpu_floor_sequencer_us" in result.ceilings
                        else [], higher_is_better=False, headline=name == "all processes")
     return rate
+
+
+async def _publish_head(st: Stack) -> None:
+    """Put the built ledger's head block on the blocks topic, as a sequencer that sealed it would have: else
+    the sequencer starts by republishing every committed block missing from the topic (all of them)."""
+    pool = await asyncpg.create_pool(st.settings.database_url, min_size=1, max_size=1)
+    try:
+        store = LedgerStore(pool)
+        head = await store.head()
+        assert head is not None
+        leaves = [leaf for _, leaf, _ in await store.block_leaves(head.height)]
+    finally:
+        await pool.close()
+    producer = clients.producer(st.settings)
+    await producer.start()
+    try:
+        await producer.send_and_wait(st.topics.blocks, blockmsg.encode(head.header, head.signatures, leaves,
+                                                                       head.checkpoint), key=str(head.height).encode())
+    finally:
+        await producer.stop()
 
 
 async def _write_verdicts(st: Stack, records: list[Record]) -> int:
