@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     max_event_bytes: int = 256 * 1024
     gateway_publish_timeout_s: float = 1.5  # POST /v1/events waits this long for the broker's ack, then 503
     gateway_max_in_flight: int = 256  # POST /v1/events in progress at once; beyond: 503 + Retry-After
+    # POST /v1/events is shed (503 + Retry-After) while the API's event loop runs this late (requests are
+    # waiting unread in their sockets) and at least 8 are in progress; 0: off
+    gateway_max_loop_lag_ms: int = 50
 
     # Validator -> sequencer hop (docs/operations.md "Sealing hop"): validators sign one verdict record per
     # fetched batch with this key; the sequencer seals only verdicts signed by a key of genesis "validators"
@@ -68,6 +71,10 @@ class Settings(BaseSettings):
     # API
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    api_workers: int = 1  # API worker processes sharing the port (coalchain api --workers)
+    api_session_key: str = ""  # HMAC key of sign-in challenges and sessions; empty: random at each start
+    api_limit_concurrency: int = 1000  # per worker: connections + requests beyond which uvicorn answers 503
+    api_backlog: int = 2048  # connections the kernel queues before the API accepts them
     dispatcher_tokens: str = "dev-dispatcher-token"  # comma separated bearer tokens for /v1/views/*
     rejections_recorder: bool = True  # the API stores the rejected topic for GET /v1/events/{id}, /v1/rejections
 

@@ -51,16 +51,21 @@ class CoalChainAPI(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, *, worker: int = 0, used_challenges: auth.UsedChallenges | None = None
+               ) -> FastAPI:
+    """The API. ``worker``: this process's index among the API's worker processes (``services.api.cli``; only
+    worker 0 runs the rejection recorder); ``used_challenges``: the sign-in challenges' used set they share."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
+        app.state.worker = worker
         app.state.topics = Topics.from_settings(settings)
         async with contextlib.AsyncExitStack() as stack:
             pool = await db.create_pool(settings, min_size=1, max_size=8)
             stack.push_async_callback(pool.close)
             app.state.store = LedgerStore(pool)
-            app.state.auth = auth.AuthService.from_settings(settings, app.state.store)
+            app.state.auth = auth.AuthService.from_settings(settings, app.state.store, used_challenges)
             producer = clients.producer(settings)
             await producer.start()
             stack.push_async_callback(_stop_producer, producer)

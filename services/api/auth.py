@@ -10,9 +10,12 @@ No passwords and no state on disk. Two round trips (``docs/api.md`` § Sign-in):
    ``{"token", "participant", "roles", "expires_at"}``. Each challenge is good for one session only.
 
 The token is ``v1.<base64url(JSON claims)>.<base64url(HMAC-SHA256)>`` and goes in ``Authorization: Bearer``.
-The HMAC key is drawn at random when the API starts (``AuthService``): restarting the API signs everybody
-out, which for sessions of minutes is the right failure. Routes use the dependencies :data:`SessionDep`
-(any signed-in participant) or :func:`session_of` (the participant itself, or an auditor role).
+The HMAC key is ``COALCHAIN_API_SESSION_KEY`` when set, else drawn at random when the API starts (one key for
+all its worker processes, ``services.api.cli``): restarting the API then signs everybody out, which for
+sessions of minutes is the right failure. Used challenges are remembered until they expire, in this process
+(:class:`UsedChallenges`) or, with several workers, in memory they all share (:class:`SharedUsedChallenges`).
+Routes use the dependencies :data:`SessionDep` (any signed-in participant) or :func:`session_of` (the
+participant itself, or an auditor role).
 """
 
 from __future__ import annotations
@@ -22,7 +25,10 @@ import hashlib
 import hmac
 import json
 import logging
+import mmap
+import multiprocessing
 import secrets
+import struct
 import time
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -37,7 +43,7 @@ from services.store.postgres import LedgerStore
 log = logging.getLogger(__name__)
 
 __all__ = ["AUDITOR_ROLES", "CHALLENGE_TAG", "AuthService", "MaybeSessionDep", "Session", "SessionDep",
-           "challenge_message", "router", "session_of"]
+           "SharedUsedChallenges", "UsedChallenges", "challenge_message", "router", "session_of"]
 
 CHALLENGE_TAG = "taijiao-coalchain/sign-in/v1"
 """First line of every message a participant signs to sign in (domain separation from events and blocks)."""
@@ -76,6 +82,66 @@ class Session:
         return self.participant == participant or self.auditor
 
 
+class UsedChallenges:
+    """The nonces of answered challenges, each until its challenge expires (one process)."""
+
+    def __init__(self) -> None:
+        self._used: dict[str, int] = {}
+
+    def claim(self, nonce: str, expires_at: int, now: int) -> bool:
+        """Mark ``nonce`` used; False if it already was (and has not expired)."""
+        self._used = {n: e for n, e in self._used.items() if e >= now}
+        if nonce in self._used:
+            return False
+        self._used[nonce] = expires_at
+        return True
+
+
+class SharedUsedChallenges(UsedChallenges):
+    """The same, in an anonymous shared memory map made before the API's workers are forked, so a challenge
+    answered at one worker is refused at every other. An open-addressing table of :data:`SLOTS` slots (16-byte
+    BLAKE2b of the nonce, 8-byte expiry) under a process-shared lock; a slot whose challenge expired is free.
+    Challenges live two minutes, so the table fills only past thousands of sign-ins a minute: then a
+    sign-in is answered 503 + Retry-After rather than forgetting a used challenge."""
+
+    SLOTS = 1 << 16
+    PROBES = 64
+    _SLOT = struct.Struct("<16sq")
+
+    def __init__(self, table: mmap.mmap, lock: Any) -> None:
+        self._table = table
+        self._lock = lock
+
+    @classmethod
+    def create(cls) -> SharedUsedChallenges:
+        return cls(mmap.mmap(-1, cls.SLOTS * cls._SLOT.size), multiprocessing.get_context("fork").Lock())
+
+    def claim(self, nonce: str, expires_at: int, now: int) -> bool:
+        digest = hashlib.blake2b(nonce.encode("utf-8"), digest_size=16).digest()
+        start = int.from_bytes(digest[:8], "little") % self.SLOTS
+        size = self._SLOT.size
+        with self._lock:
+            free = None
+            for i in range(self.PROBES):
+                offset = ((start + i) % self.SLOTS) * size
+                held, expiry = self._SLOT.unpack_from(self._table, offset)
+                if expiry < now:
+                    free = offset if free is None else free
+                elif held == digest:
+                    return False
+            if free is None:
+                raise HTTPException(503, "sign-in: too many sign-ins at once; try again in a minute",
+                                    headers={"Retry-After": "60"})
+            self._SLOT.pack_into(self._table, free, digest, expires_at)
+            return True
+
+
+def session_key(settings: Any) -> bytes:
+    """The HMAC key of challenges and sessions: from ``COALCHAIN_API_SESSION_KEY``, else a random one."""
+    configured: str = getattr(settings, "api_session_key", "")
+    return hashlib.sha256(configured.encode("utf-8")).digest() if configured else secrets.token_bytes(32)
+
+
 @dataclass
 class AuthService:
     """Issues challenges and session tokens; knows the participants (genesis + sealed registry events)."""
@@ -85,15 +151,16 @@ class AuthService:
     store: LedgerStore | None = None
     key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     now: Any = time.time
-    _used: dict[str, int] = field(default_factory=dict)  # nonce -> expiry, until it expires
+    used: UsedChallenges = field(default_factory=UsedChallenges)
 
     @classmethod
-    def from_settings(cls, settings: Any, store: LedgerStore | None) -> AuthService:
+    def from_settings(cls, settings: Any, store: LedgerStore | None,
+                      used: UsedChallenges | None = None) -> AuthService:
         path = settings.genesis_file or settings.home / "genesis.json"
         registry = load_genesis(path) if path.exists() else Registry()
         if not path.exists():
             log.warning("sign-in: no genesis file at %s; only participants registered on the ledger can sign in", path)
-        return cls(settings.ledger_id, registry, store)
+        return cls(settings.ledger_id, registry, store, session_key(settings), used=used or UsedChallenges())
 
     async def participant(self, participant_id: str) -> Participant | None:
         """The registered participant, refolding sealed registry events once when it is not known yet."""
@@ -125,9 +192,6 @@ class AuthService:
         now = int(self.now())
         if expires_at < now:
             raise HTTPException(401, "challenge: expired; ask for a new one")
-        self._used = {n: e for n, e in self._used.items() if e >= now}
-        if nonce in self._used:
-            raise HTTPException(401, "challenge: already used; ask for a new one")
         if key_id not in participant.keys or key_id in participant.revoked:
             raise HTTPException(401, f"key_id: {key_id!r} is not a registered, unrevoked key of {participant.id}")
         try:
@@ -137,7 +201,8 @@ class AuthService:
         except (ValueError, ChainAnchorError):
             raise HTTPException(401, "signature: the Ed25519 signature of the challenge message does not verify"
                                 f" with key {key_id}") from None
-        self._used[nonce] = expires_at
+        if not self.used.claim(nonce, expires_at, now):
+            raise HTTPException(401, "challenge: already used; ask for a new one")
         session_expires = now + SESSION_TTL_S
         claims = {"p": participant.id, "r": sorted(participant.roles), "exp": session_expires}
         body = _b64u(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode("utf-8"))

@@ -14,6 +14,13 @@ Publishing: every request's records go through the one shared producer (aiokafka
 answered 503 + Retry-After otherwise; for the next second after such a failure requests are answered 503 at
 once. At most ``gateway_max_in_flight`` requests are in progress at once; beyond that the gateway sheds load
 with 503 + Retry-After instead of queueing.
+
+Shedding before the queue builds: a request is read from its socket only when the event loop gets to it, so
+under more load than one process's CPU can take, requests wait in socket buffers where no in-flight count
+sees them. The gateway therefore watches how late its event loop runs (a 10 ms timer's lateness, rising at
+once and decaying by half every tick): while it is more than ``gateway_max_loop_lag_ms`` late and at least
+:data:`LAG_SHED_MIN_IN_FLIGHT` requests are in progress, new requests are answered 503 + Retry-After at once —
+cheaply, before their body is parsed — so the loop catches up and the requests it admits are answered in time.
 """
 
 from __future__ import annotations
@@ -39,6 +46,8 @@ log = logging.getLogger(__name__)
 
 REGISTRY_REFRESH_S = 1.0
 BROKER_DOWN_HOLD_S = 1.0
+LAG_TICK_S = 0.01
+LAG_SHED_MIN_IN_FLIGHT = 8  # a late loop with a handful of requests is not their doing (start-up, a busy host)
 REGISTRY_MISSES = (Reason.UNKNOWN_PARTICIPANT, Reason.UNKNOWN_KEY)
 _encode = msgspec.json.Encoder().encode
 CONTENT_TYPE = [("content-type", b"application/cloudevents+json")]
@@ -81,6 +90,9 @@ class Intake:
         self._last_refresh = 0.0
         self._refreshing: asyncio.Task[int] | None = None
         self._loop_task: asyncio.Task[None] | None = None
+        self._lag_task: asyncio.Task[None] | None = None
+        self.loop_lag_s = 0.0
+        self.max_loop_lag_s = settings.gateway_max_loop_lag_ms / 1000
         self._down_until = 0.0
         self._down_reason = ""
 
@@ -94,16 +106,27 @@ class Intake:
 
     # ---- the registry ---------------------------------------------------------------------------------
     async def start(self) -> None:
+        if self.max_loop_lag_s > 0:
+            self._lag_task = asyncio.create_task(self._watch_loop_lag(), name="gateway-loop-lag")
         if self.registry is not None and self.store is not None:
             with contextlib.suppress(Exception):
                 await self.refresh()
             self._loop_task = asyncio.create_task(self._refresh_loop(), name="gateway-registry")
 
     async def stop(self) -> None:
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
+        for task in (self._loop_task, self._lag_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _watch_loop_lag(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + LAG_TICK_S
+            await asyncio.sleep(LAG_TICK_S)
+            lag = loop.time() - due
+            self.loop_lag_s = lag if lag > self.loop_lag_s else (self.loop_lag_s + lag) / 2
 
     async def _refresh_loop(self) -> None:
         while True:
@@ -180,6 +203,8 @@ class Intake:
         """Count one request in; raise :class:`Overloaded` or :class:`BrokerUnavailable` to shed it at once."""
         if self.in_flight >= self.settings.gateway_max_in_flight:
             raise Overloaded(f"{self.in_flight} requests are already waiting for the broker")
+        if self.max_loop_lag_s and self.loop_lag_s > self.max_loop_lag_s and self.in_flight >= LAG_SHED_MIN_IN_FLIGHT:
+            raise Overloaded(f"requests are waiting {self.loop_lag_s * 1000:.0f} ms to be read")
         if time.monotonic() < self._down_until:
             raise BrokerUnavailable(self._down_reason)
         self.in_flight += 1

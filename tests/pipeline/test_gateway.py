@@ -176,3 +176,29 @@ async def test_too_many_requests_in_progress_are_shed_with_503_and_retry_after(d
     assert shed is not None and shed.status_code == 503
     assert shed.headers["retry-after"].isdigit() and "overloaded" in shed.json()["detail"]
     assert done.status_code == 202
+
+
+async def test_a_late_event_loop_sheds_new_requests_once_enough_are_in_progress(deployment: Settings) -> None:
+    """Requests waiting unread in their sockets are invisible to the in-flight count; the loop's lateness is
+    not: the gateway measures it and sheds while it is over the limit and requests are in progress."""
+    import time
+
+    from services.api.intake import LAG_SHED_MIN_IN_FLIGHT, Intake, Overloaded
+
+    own = deployment.model_copy(update={"gateway_max_loop_lag_ms": 50})
+    intake = Intake(own, None, None, None)  # admission needs no producer
+    await intake.start()
+    try:
+        await asyncio.sleep(0.05)
+        time.sleep(0.3)  # the event loop is held up, as by a burst of requests it cannot keep up with
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert intake.loop_lag_s > 0.05
+        intake.in_flight = LAG_SHED_MIN_IN_FLIGHT - 1
+        intake.admit()  # a late loop with a handful of requests in progress is not their doing
+        assert intake.in_flight == LAG_SHED_MIN_IN_FLIGHT
+        with pytest.raises(Overloaded, match=r"waiting \d+ ms to be read"):
+            intake.admit()
+        assert intake.in_flight == LAG_SHED_MIN_IN_FLIGHT  # a shed request is not counted in
+    finally:
+        await intake.stop()

@@ -2,7 +2,7 @@
 
 Both need a session of the participant itself or of an auditor (sign-in by key possession,
 :mod:`services.api.auth`). The router's lifespan runs the :class:`~services.api.rejections.RejectionRecorder`
-(unless ``COALCHAIN_REJECTIONS_RECORDER`` is false).
+(unless ``COALCHAIN_REJECTIONS_RECORDER`` is false; with several API workers, in worker 0 only).
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ KEEPALIVE_S = 15.0
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    if not settings.rejections_recorder or getattr(app.state, "store", None) is None:
+    if (not settings.rejections_recorder or getattr(app.state, "store", None) is None
+            or getattr(app.state, "worker", 0) != 0):
         yield
         return
     stop = asyncio.Event()
