@@ -202,10 +202,16 @@ async def test_load_then_reconcile_finds_nothing_lost(deployment: Settings, tmp_
     async with _own_broker(deployment, tmp_path) as (_, own), api_server(own) as url, \
             httpx.AsyncClient(base_url=url, timeout=30, limits=httpx.Limits(max_connections=64)) as client, \
             running(Sequencer(own).run), running(Validator(own, load_genesis(genesis)).run):
+        # at most as many requests in flight as the client has connections: more queue inside httpcore, whose
+        # pool assignment is O(queued × connections) per request and, in this one event loop, starved the
+        # API, validator and sequencer it shares the loop with on a loaded machine
+        in_flight = asyncio.Semaphore(64)
+
         async def one(e: dict[str, Any]) -> None:
             for _ in range(50):
                 try:
-                    r = await client.post("/v1/events", json=e)
+                    async with in_flight:
+                        r = await client.post("/v1/events", json=e)
                 except httpx.TransportError:  # e.g. a keep-alive connection the server closed: send it again
                     continue
                 if r.status_code == 202:
