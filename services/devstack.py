@@ -120,8 +120,24 @@ class EmbeddedPostgres:
     def restart(self) -> EmbeddedPostgres:
         """Start again on the same data after the server died (kill -9, OOM): pgserver caches one handle per
         data directory, so the dead one is forgotten first; PostgreSQL's own crash recovery does the rest."""
+        import psutil  # type: ignore[import-untyped]
         from pgserver.postgres_server import PostgresServer
 
+        # a postmaster just killed is a zombie until its parent (init) reaps it, and pgserver takes a zombie
+        # named by postmaster.pid for a running server: wait until it is gone (or drop the stale file)
+        old = self._server.get_postmaster_info().process if self._server else None
+        deadline = time.monotonic() + 10
+        while old is not None:
+            try:
+                if old.status() != psutil.STATUS_ZOMBIE:
+                    break  # still running: pgserver adopts it
+            except psutil.Error:
+                break  # gone
+            if time.monotonic() > deadline:
+                log.warning("PostgreSQL pid %s stays a zombie; removing its stale postmaster.pid", old.pid)
+                (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
+                break
+            time.sleep(0.05)
         instances: dict[Path, Any] = PostgresServer._instances
         for key in (self.pgdata, self.pgdata.resolve()):
             instances.pop(key, None)
@@ -132,6 +148,19 @@ class EmbeddedPostgres:
     def pid(self) -> int | None:
         pid: int | None = self._server.get_pid() if self._server else None
         return pid
+
+    def alive(self) -> bool:
+        """Whether the postmaster we started still runs (the same process: psutil compares its start time,
+        so a recycled PID does not count; a zombie does not count either)."""
+        import psutil
+
+        process = self._server.get_postmaster_info().process if self._server else None
+        if process is None:
+            return False
+        try:
+            return bool(process.is_running()) and process.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
 
     def url(self, database: str = "postgres") -> str:
         if self._server is None:

@@ -3,14 +3,19 @@
 Starts (unless configured to use existing ones) an embedded PostgreSQL whose data lives under
 ``COALCHAIN_HOME/pgdata`` and survives restarts, and a tansu broker in memory mode; creates the topics from
 ``services/kafka/topics.yaml``; applies migrations; then runs each service as its own ``coalchain`` child process
-(as production does, one process per service) and restarts any that dies. ``--demo`` adds the simulated
-太焦线 feed. On SIGINT/SIGTERM everything started here is stopped, children first, by the PIDs we started.
+(as production does, one process per service) and restarts any that dies, with exponential back-off when one
+keeps dying (never giving up; the state, crash loops included, is in ``COALCHAIN_HOME/up-state.json``, which
+``coalchain status`` and ``/healthz`` report). It also watches the embedded PostgreSQL and broker by the
+processes it started: PostgreSQL is started again on the same data, the broker on the same port with the
+topics re-created (it comes back empty). ``--demo`` adds the simulated 太焦线 feed. On SIGINT/SIGTERM
+everything started here is stopped, children first, by the PIDs we started.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -18,9 +23,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from services import db, devstack, health
 from services.cli import COMMANDS
@@ -29,6 +36,24 @@ from services.kafka.topics import ensure_topics
 from services.witness.demo import demo_witness_plan
 
 log = logging.getLogger(__name__)
+
+
+BACKOFF_BASE_S = 1.0  # the second fast exit in a row waits this long before the restart, then doubling...
+BACKOFF_MAX_S = 60.0  # ...up to this; a service is never given up on
+HEALTHY_RUN_S = 30.0  # a child that ran this long counts as healthy again: its next exit restarts it at once
+CRASH_LOOP_EXITS = 3  # this many fast exits in a row: reported as crash-looping (state file, readiness)
+# services that keep positions in topics and must read them again after the broker came back empty (memory
+# mode): a running sequencer would otherwise keep fetching beyond the end of the new, empty accepted topic
+RESTART_AFTER_BROKER_RESET = frozenset({"sequencer", "views"})
+STATE_FILE = "up-state.json"  # under COALCHAIN_HOME: what the supervisor runs, for `coalchain status`/healthz
+
+
+def backoff_s(fast_exits: int) -> float:
+    """Delay before restarting a child after its ``fast_exits``-th exit in a row within HEALTHY_RUN_S of its
+    start: none for the first, then 1, 2, 4 ... s, capped at BACKOFF_MAX_S."""
+    if fast_exits <= 1:
+        return 0.0
+    return float(min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** (fast_exits - 2)))
 
 
 @dataclass
@@ -40,13 +65,55 @@ class Child:
     started_at: float = 0.0
     log_path: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
+    fast_exits: int = 0  # exits in a row, each within HEALTHY_RUN_S of its start
+    last_exit: int | None = None  # its last exit status
+    restart_at: float | None = None  # monotonic time of the scheduled restart (backing off), None: not waiting
+
+    @property
+    def command(self) -> str:
+        return next((a for a in self.argv if not a.startswith("-")), "")
+
+    @property
+    def state(self) -> str:
+        if self.process is None:
+            return "stopped"
+        if self.restart_at is not None:
+            return "crash-looping" if self.fast_exits >= CRASH_LOOP_EXITS else "restarting"
+        return "running"
+
+
+@dataclass
+class Infra:
+    """An embedded server the supervisor started and brings back when it dies."""
+
+    name: str
+    restarts: int = 0
+    down_since: float | None = None  # monotonic
+    failures: int = 0  # failed restart attempts in a row
+    retry_at: float = 0.0
+    last_error: str = ""
+
+    @property
+    def state(self) -> str:
+        return "running" if self.down_since is None else "down"
 
 
 @dataclass
 class Supervisor:
+    """Runs the services as child processes and restarts any that dies (exponential back-off, never giving
+    up); watches the embedded PostgreSQL and the tansu broker it was given, by the process it started, and
+    starts them again when they die: PostgreSQL on the same data, the broker on the same port with the topics
+    re-created (memory mode: it comes back empty). Its state goes to ``state_path`` (JSON) every tick."""
+
     env: dict[str, str]
     log_dir: Path
     children: list[Child] = field(default_factory=list)
+    settings: Settings | None = None  # needed to re-create topics after a broker restart
+    pg: devstack.EmbeddedPostgres | None = None
+    broker: devstack.Broker | None = None
+    state_path: Path | None = None
+    pg_state: Infra = field(default_factory=lambda: Infra("postgres"))
+    broker_state: Infra = field(default_factory=lambda: Infra("broker"))
 
     def spawn(self, child: Child) -> None:
         child.log_path = self.log_dir / f"{child.name}.log"
@@ -56,6 +123,7 @@ class Supervisor:
                 env={**self.env, **child.env}, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )
         child.started_at = time.monotonic()
+        child.restart_at = None
         log.info("started %s pid=%s (log %s)", child.name, child.process.pid, child.log_path)
 
     def add(self, name: str, argv: list[str], metrics_port: int = 0) -> None:
@@ -63,18 +131,145 @@ class Supervisor:
         self.children.append(child)
         self.spawn(child)
 
+    def tick(self) -> None:
+        """One round: infrastructure first (a service restarted against a dead broker would only die again),
+        then the services, then the state file."""
+        self.watch_infra()
+        self.restart_dead()
+        self.write_state()
+
     def restart_dead(self) -> None:
+        now = time.monotonic()
         for child in self.children:
-            if child.process is not None and child.process.poll() is not None:
-                code = child.process.returncode
-                if time.monotonic() - child.started_at < 2 and child.restarts >= 5:
-                    continue  # crash loop: leave it down, status shows it
+            if child.process is None:
+                continue
+            if child.restart_at is not None:  # backing off
+                if now >= child.restart_at:
+                    child.restarts += 1
+                    log.warning("restarting %s (#%d)", child.name, child.restarts)
+                    self.spawn(child)
+                continue
+            code = child.process.poll()
+            if code is None:
+                if child.fast_exits and now - child.started_at >= HEALTHY_RUN_S:
+                    child.fast_exits = 0  # it has run long enough: healthy again
+                continue
+            child.last_exit = code
+            child.fast_exits = child.fast_exits + 1 if now - child.started_at < HEALTHY_RUN_S else 1
+            delay = backoff_s(child.fast_exits)
+            child.restart_at = now + delay
+            if child.fast_exits >= CRASH_LOOP_EXITS:
+                log.error("%s exited with %s, %d times in a row within %.0f s of its start (crash loop); restarting"
+                          " in %.0f s (see %s)", child.name, code, child.fast_exits, HEALTHY_RUN_S, delay,
+                          child.log_path)
+            else:
+                log.warning("%s exited with %s; restarting%s", child.name, code,
+                            f" in {delay:.0f} s" if delay else "")
+            if not delay:
                 child.restarts += 1
-                log.warning("%s exited with %s; restarting (#%d)", child.name, code, child.restarts)
                 self.spawn(child)
+
+    def watch_infra(self) -> None:
+        if self.pg is not None:
+            self._watch(self.pg_state, self.pg.alive, self._restart_postgres)
+        if self.broker is not None:
+            broker = self.broker
+            self._watch(self.broker_state, lambda: broker.process is not None and broker.process.poll() is None,
+                        self._restart_broker)
+
+    def _watch(self, state: Infra, alive: Callable[[], bool], restart: Callable[[], None]) -> None:
+        now = time.monotonic()
+        if state.down_since is None:
+            if alive():
+                return
+            state.down_since, state.failures, state.retry_at = now, 0, now
+            log.error("%s died; starting it again", state.name)
+        if now < state.retry_at:
+            return
+        try:
+            restart()
+        except Exception as e:  # any failure to start: retry with back-off, never give up
+            state.failures += 1
+            state.last_error = f"{type(e).__name__}: {e}"[:500]
+            state.retry_at = now + min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** (state.failures - 1))
+            log.error("%s could not be started again (attempt %d): %s; retrying in %.0f s", state.name,
+                      state.failures, state.last_error, state.retry_at - now)
+            return
+        state.restarts += 1
+        log.warning("%s is back after %.1f s (restart #%d)", state.name, time.monotonic() - state.down_since,
+                    state.restarts)
+        state.down_since, state.failures, state.last_error = None, 0, ""
+
+    def _restart_postgres(self) -> None:
+        assert self.pg is not None
+        before = self.pg.url() if self.pg._server is not None else None
+        self.pg.restart()  # same data directory: PostgreSQL's crash recovery replays its WAL
+        if before is not None and self.pg.url() != before:  # (pgserver keeps the socket directory: not expected)
+            url = self.pg.url()
+            log.warning("embedded PostgreSQL moved to %s; restarting the services with it", url)
+            if self.env.get("DATABASE_URL") == before:  # (coalchain up: the services use the server's URL)
+                self.env["DATABASE_URL"] = url
+                if self.settings is not None:
+                    self.settings = self.settings.model_copy(update={"database_url": url})
+            self.restart_all()
+
+    def _restart_broker(self) -> None:
+        assert self.broker is not None
+        devstack.stop_process(self.broker.process, "tansu", timeout_s=5)  # reaps the dead one (or a failed attempt)
+        self.broker.process = None
+        self.broker.start(self.log_dir / "tansu.log")  # the same port: the services' address stays valid
+        if self.settings is not None:
+            created = asyncio.run(ensure_topics(self.settings))
+            log.warning("the broker came back empty (memory mode); re-created topics %s", ", ".join(created))
+        again = [c for c in self.children if c.command in RESTART_AFTER_BROKER_RESET and c.process is not None]
+        if again:
+            log.warning("restarting %s: they held positions in the topics the broker lost",
+                        ", ".join(c.name for c in again))
+        for child in again:
+            devstack.stop_process(child.process, child.name, timeout_s=15)
+            child.restarts += 1
+            self.spawn(child)
+
+    def restart_all(self) -> None:
+        """Stop every running child and start it again at once (used when an address they hold changed)."""
+        self.stop_all()
+        for child in self.children:
+            child.restarts += 1
+            self.spawn(child)
+
+    def snapshot(self) -> dict[str, Any]:
+        now = time.monotonic()
+
+        def infra(state: Infra, pid: int | None) -> dict[str, Any]:
+            return {"state": state.state, "pid": pid, "restarts": state.restarts,
+                    "down_s": None if state.down_since is None else round(now - state.down_since, 1),
+                    "last_error": state.last_error}
+
+        out: dict[str, Any] = {"pid": os.getpid(), "updated_at": time.time(), "children": [
+            {"name": c.name, "state": c.state, "pid": c.process.pid if c.process else None, "restarts": c.restarts,
+             "fast_exits": c.fast_exits, "last_exit": c.last_exit,
+             "restart_in_s": None if c.restart_at is None else round(max(0.0, c.restart_at - now), 1)}
+            for c in self.children]}
+        if self.pg is not None:
+            out["postgres"] = infra(self.pg_state, self.pg.pid if self.pg_state.down_since is None else None)
+        if self.broker is not None:
+            out["broker"] = infra(self.broker_state, self.broker.process.pid if self.broker.process else None)
+        return out
+
+    def write_state(self) -> None:
+        if self.state_path is None:
+            return
+        tmp = self.state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.snapshot(), indent=1), encoding="utf-8")
+        tmp.replace(self.state_path)
+
+    def remove_state(self) -> None:
+        if self.state_path is not None:
+            self.state_path.unlink(missing_ok=True)
 
     def stop_all(self) -> None:
         for child in reversed(self.children):
+            child.restart_at = None
             if child.process is not None and child.process.poll() is None:
                 child.process.send_signal(signal.SIGTERM)
         for child in reversed(self.children):
@@ -144,17 +339,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         env = {**os.environ, "DATABASE_URL": settings.database_url,
                "COALCHAIN_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
                "COALCHAIN_HOME": str(home)}
-        sup = Supervisor(env, home / "logs")
+        sup = Supervisor(env, home / "logs", settings=settings, pg=pg, broker=broker, state_path=home / STATE_FILE)
         if not args.no_services:
             for i, (name, argv) in enumerate(service_plan(args)):  # metrics: one port each after the base
                 sup.add(name, argv, settings.metrics_port + 1 + i if settings.metrics_port else 0)
             if args.demo and "witness" in COMMANDS:  # three witnesses, 2 of 3, and the publisher
                 for name, argv in demo_witness_plan(settings):
                     sup.add(name, argv)
+        sup.write_state()
         _announce(settings, sup, pg, broker)
         deadline = time.monotonic() + args.exit_after_s if args.exit_after_s else None
         while not stop.wait(1.0):
-            sup.restart_dead()
+            sup.tick()
             if deadline and time.monotonic() > deadline:
                 break
         return 0
@@ -165,6 +361,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         log.info("stopping")
         if sup:
             sup.stop_all()
+            sup.remove_state()
         if broker:
             broker.stop()
         if pg:

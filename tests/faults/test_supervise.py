@@ -1,0 +1,183 @@
+"""`coalchain up`'s supervisor brings back what dies, and the services recover by themselves.
+
+An embedded PostgreSQL and a tansu broker started here (never the shared server on 5432), a sequencer, a
+validator and the API run as children of :class:`services.up.Supervisor`, exactly as ``coalchain up`` runs
+them. kill -9 of the PostgreSQL postmaster and of the broker: the supervisor starts PostgreSQL again on the
+same data and the broker on the same port with its topics, and an event posted afterwards is sealed without
+anyone restarting anything by hand. (The broker comes back empty: the supervisor restarts the sequencer then,
+``services.up.RESTART_AFTER_BROKER_RESET``; the validator and the API carry on by themselves.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from services import devstack
+from services.config import Settings
+from services.kafka.topics import ensure_topics
+from services.store.migrate import create_database
+from services.up import STATE_FILE, Supervisor, backoff_s
+from tests.pipeline.conftest import deployment  # noqa: F401  (the fixture)
+from tests.pipeline.helpers import wait_until
+from tests.pipeline.test_gateway import events
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+log = logging.getLogger(__name__)
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("COALCHAIN_")},
+        "DATABASE_URL": settings.database_url,
+        "COALCHAIN_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "COALCHAIN_KAFKA_TOPIC_PREFIX": settings.kafka_topic_prefix,
+        "COALCHAIN_HOME": str(settings.home),
+        "COALCHAIN_GENESIS_FILE": str(settings.genesis_file),
+        "COALCHAIN_BATCH_TIMEOUT_MS": "50",
+        "COALCHAIN_EVENT_TIME_MAX_PAST_S": str(settings.event_time_max_past_s),
+        "COALCHAIN_API_PORT": str(settings.api_port),
+    }
+
+
+class Ticking:
+    """The supervisor's loop (``coalchain up`` ticks once a second; here every 0.2 s) in a thread."""
+
+    def __init__(self, sup: Supervisor) -> None:
+        self.sup = sup
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.wait(0.2):
+            self.sup.tick()
+
+    def __enter__(self) -> Ticking:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        self.thread.join(60)
+
+
+def _kill9(pid: int) -> None:
+    os.kill(pid, signal.SIGKILL)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+async def _sealed(url: str, event_id: str) -> int:
+    try:
+        conn = await asyncpg.connect(url)
+    except (OSError, asyncpg.PostgresError):
+        return 0
+    try:
+        n: int = await conn.fetchval("SELECT count(*) FROM ledger_events WHERE event_id = $1::uuid", event_id)
+        return n
+    finally:
+        await conn.close()
+
+
+async def _post(client: httpx.AsyncClient, event: dict[str, object], timeout_s: float = 90) -> None:
+    """POST until answered 202 (503 while the broker or the database is away, or a refused connection)."""
+    deadline = time.monotonic() + timeout_s
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            r = await client.post("/v1/events", json=event)
+            if r.status_code == 202:
+                return
+            assert r.status_code == 503, r.text
+            last = r.text
+        except httpx.TransportError as e:
+            last = repr(e)
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"POST /v1/events not accepted in {timeout_s} s: {last}")
+
+
+@pytest.fixture
+def infra(tmp_path: Path) -> Iterator[tuple[devstack.EmbeddedPostgres, devstack.Broker]]:
+    pg = devstack.EmbeddedPostgres(tmp_path / "pgdata").start()
+    broker = devstack.Broker(devstack.free_port()).start(tmp_path / "tansu.log")
+    try:
+        yield pg, broker
+    finally:
+        broker.stop()
+        pg.stop()
+
+
+async def test_kill_9_of_postgres_and_broker_both_come_back_and_a_new_event_is_sealed(
+    deployment: Settings, infra: tuple[devstack.EmbeddedPostgres, devstack.Broker], tmp_path: Path,  # noqa: F811
+) -> None:
+    pg, broker = infra
+    own = deployment.model_copy(update={
+        "database_url": await create_database(pg.url(), "supervise"),
+        "kafka_bootstrap_servers": broker.bootstrap_servers, "api_port": devstack.free_port(),
+    })
+    await ensure_topics(own)
+    (tmp_path / "logs").mkdir()
+    sup = Supervisor(child_env(own), tmp_path / "logs", settings=own, pg=pg, broker=broker,
+                     state_path=tmp_path / STATE_FILE)
+    first, second = events(2)
+    try:
+        for name in ("sequencer", "validator", "api"):
+            sup.add(name, [name])
+        with Ticking(sup):
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{own.api_port}", timeout=10) as client:
+                await _post(client, first)
+                await wait_until(lambda: _is_sealed(own, first["id"]), timeout_s=90, what="the first event sealed")
+
+                pg_pid, broker_pid = pg.pid, broker.process.pid if broker.process else None
+                assert pg_pid is not None and broker_pid is not None
+                _kill9(pg_pid)
+                _kill9(broker_pid)
+
+                async def both_back() -> bool:
+                    return (sup.pg_state.restarts >= 1 and sup.broker_state.restarts >= 1
+                            and sup.pg_state.state == sup.broker_state.state == "running")
+                await wait_until(both_back, timeout_s=90, what="PostgreSQL and the broker started again")
+                assert _gone(pg_pid) and pg.pid != pg_pid and pg.alive()
+                assert broker.process is not None and broker.process.pid != broker_pid
+                assert broker.bootstrap_servers == own.kafka_bootstrap_servers  # the same port
+
+                await _post(client, second)
+                await wait_until(lambda: _is_sealed(own, second["id"]), timeout_s=120,
+                                 what="an event posted after both restarts sealed")
+        assert await _sealed(own.database_url, first["id"]) == 1  # PostgreSQL kept its data
+        state = json.loads((tmp_path / STATE_FILE).read_text())
+        assert state["postgres"]["restarts"] == 1 and state["broker"]["restarts"] == 1
+        assert {c["name"]: c["state"] for c in state["children"]} == dict.fromkeys(
+            ("sequencer", "validator", "api"), "running")
+        # how many times the supervisor itself restarted a service meanwhile (not by hand: it is its job)
+        log.warning("service restarts by the supervisor: %s", {c.name: c.restarts for c in sup.children})
+    finally:
+        sup.stop_all()
+
+
+async def _is_sealed(settings: Settings, event_id: object) -> bool:
+    return await _sealed(settings.database_url, str(event_id)) == 1
+
+
+def test_back_off_doubles_up_to_the_cap_and_never_gives_up() -> None:
+    delays = [backoff_s(n) for n in range(1, 12)]
+    assert delays[:4] == [0.0, 1.0, 2.0, 4.0]
+    assert delays == sorted(delays) and delays[-1] == 60.0
