@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     # default home/witnesses.json. A new checkpoint is sent to them at most once per interval.
     witnesses_file: Path | None = None
     cosign_interval_ms: int = 1000
+    # Readiness (/healthz, coalchain status; services/pipeline_health.py): red when verdicts wait and no block
+    # was committed for this long (sealing stalled), or raw events wait this long for the validators' group
+    # and no verdict was written meanwhile (validation stalled)
+    health_sealing_stall_s: float = Field(60.0, gt=0)
+    health_validation_stall_s: float = Field(60.0, gt=0)
     # Operations: metrics and logs (docs/operations.md "Monitor")
     metrics_port: int = 0  # 0: no metrics listener; else each non-API process serves /metrics here
     metrics_host: str = "127.0.0.1"

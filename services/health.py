@@ -1,4 +1,5 @@
-"""Reachability checks for the broker and the database (``coalchain status``, ``/healthz``)."""
+"""Reachability checks for the broker and the database, and :func:`readiness`, everything ``coalchain status``
+and ``/healthz`` report."""
 
 from __future__ import annotations
 
@@ -69,7 +70,16 @@ class Readiness:
 
 
 async def readiness(settings: Settings) -> Readiness:
-    from services.views.health import check_views  # (services.views.health imports Check from here)
+    """Broker and database reachable; views caught up, not stalled, not fed forgeries; sealing and validation
+    not stalled while events wait; and, beside a running ``coalchain up``, no service crash-looping and its
+    embedded servers up. Liveness (the process answers) is ``GET /livez``, which none of this turns red."""
+    from services.pipeline_health import check_pipeline, check_supervisor  # (they import Check from here)
+    from services.views.health import check_views
 
-    basics, views = await asyncio.gather(check_all(settings), check_views(settings))
-    return Readiness([*basics, views.check], {"views": views.figures})
+    basics, views, pipeline = await asyncio.gather(check_all(settings), check_views(settings),
+                                                   check_pipeline(settings))
+    checks = [*basics, views.check, pipeline.sealing, pipeline.validation]
+    supervisor = check_supervisor(settings)
+    if supervisor is not None:
+        checks.append(supervisor)
+    return Readiness(checks, {"views": views.figures, **pipeline.figures})

@@ -17,7 +17,7 @@ def configure_status_parser(p: argparse.ArgumentParser) -> None:
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
     ready = asyncio.run(health.readiness(settings))  # the same function as GET /healthz
     for c in ready.checks:
-        print(f"{c.name:9} {'ok  ' if c.ok else 'DOWN'} {c.detail}")
+        print(f"{c.name:10} {'ok  ' if c.ok else 'DOWN'} {c.detail}")
     return 0 if ready.ok else 1
 
 

@@ -33,6 +33,7 @@ from services import db, devstack, health
 from services.cli import COMMANDS
 from services.config import Settings
 from services.kafka.topics import ensure_topics
+from services.pipeline_health import STATE_FILE  # under COALCHAIN_HOME: read by `coalchain status`, /healthz
 from services.witness.demo import demo_witness_plan
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,6 @@ CRASH_LOOP_EXITS = 3  # this many fast exits in a row: reported as crash-looping
 # services that keep positions in topics and must read them again after the broker came back empty (memory
 # mode): a running sequencer would otherwise keep fetching beyond the end of the new, empty accepted topic
 RESTART_AFTER_BROKER_RESET = frozenset({"sequencer", "views"})
-STATE_FILE = "up-state.json"  # under COALCHAIN_HOME: what the supervisor runs, for `coalchain status`/healthz
 
 
 def backoff_s(fast_exits: int) -> float:

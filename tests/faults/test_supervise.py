@@ -27,8 +27,9 @@ import pytest
 from services import devstack
 from services.config import Settings
 from services.kafka.topics import ensure_topics
+from services.pipeline_health import STATE_FILE
 from services.store.migrate import create_database
-from services.up import STATE_FILE, Supervisor, backoff_s
+from services.up import Supervisor, backoff_s
 from tests.pipeline.conftest import deployment  # noqa: F401  (the fixture)
 from tests.pipeline.helpers import wait_until
 from tests.pipeline.test_gateway import events
