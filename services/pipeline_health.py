@@ -300,8 +300,10 @@ def check_supervisor(settings: Settings) -> Check | None:
     reasons = []
     for c in state.get("children", []):
         if c.get("state") == "crash-looping":
+            wait = c.get("restart_in_s")
             reasons.append(f"{c['name']} is crash-looping: it exited {c.get('fast_exits')} times in a row soon after"
-                           f" starting (last status {c.get('last_exit')}); next start in {c.get('restart_in_s')} s")
+                           f" starting (last status {c.get('last_exit')}); "
+                           + ("started again, not yet for long" if wait is None else f"next start in {wait} s"))
     for name in ("postgres", "broker"):
         infra = state.get(name)
         if infra and infra.get("state") != "running":

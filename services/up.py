@@ -77,9 +77,9 @@ class Child:
     def state(self) -> str:
         if self.process is None:
             return "stopped"
-        if self.restart_at is not None:
-            return "crash-looping" if self.fast_exits >= CRASH_LOOP_EXITS else "restarting"
-        return "running"
+        if self.fast_exits >= CRASH_LOOP_EXITS:  # until a start lasts HEALTHY_RUN_S
+            return "crash-looping"
+        return "restarting" if self.restart_at is not None else "running"
 
 
 @dataclass

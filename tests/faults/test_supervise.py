@@ -14,7 +14,9 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -117,13 +119,17 @@ async def _post(client: httpx.AsyncClient, event: dict[str, object], timeout_s: 
 
 @pytest.fixture
 def infra(tmp_path: Path) -> Iterator[tuple[devstack.EmbeddedPostgres, devstack.Broker]]:
-    pg = devstack.EmbeddedPostgres(tmp_path / "pgdata").start()
+    # pgdata outside pytest's /tmp/pytest-of-<user>: PostgreSQL runs as another user (pgserver) and a pytest
+    # session starting meanwhile takes the others' access to that directory away again (mode 0700)
+    pgdata = Path(tempfile.mkdtemp(prefix="coalchain-supervise-")) / "pgdata"
+    pg = devstack.EmbeddedPostgres(pgdata).start()
     broker = devstack.Broker(devstack.free_port()).start(tmp_path / "tansu.log")
     try:
         yield pg, broker
     finally:
         broker.stop()
         pg.stop()
+        shutil.rmtree(pgdata.parent, ignore_errors=True)
 
 
 async def test_kill_9_of_postgres_and_broker_both_come_back_and_a_new_event_is_sealed(
