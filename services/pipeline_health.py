@@ -210,7 +210,7 @@ async def _first_fetch(consumer: AIOKafkaConsumer, tps: list[TopicPartition]) ->
     got: dict[TopicPartition, list[Record]] = {}
     deadline = time.monotonic() + 3
     while time.monotonic() < deadline:
-        batch = await consumer.getmany(*tps, timeout_ms=100)
+        batch = await consumer.getmany(*tps, timeout_ms=10)  # returns empty at once; the fetch runs meanwhile
         for tp, rs in batch.items():
             got.setdefault(tp, []).extend(rs)
         if all(consumer.highwater(tp) is not None for tp in tps):
