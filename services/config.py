@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     gateway_publish_timeout_s: float = 1.5  # POST /v1/events waits this long for the broker's ack, then 503
     gateway_max_in_flight: int = 256  # POST /v1/events in progress at once; beyond: 503 + Retry-After
     # POST /v1/events is shed (503 + Retry-After) while the API's event loop runs this late (requests are
-    # waiting unread in their sockets) and at least 8 are in progress; 0: off
+    # waiting unread in their sockets), at least 8 are in progress and the loop has work; 0: off
     gateway_max_loop_lag_ms: int = 50
 
     # Validator -> sequencer hop (docs/operations.md "Sealing hop"): validators sign one verdict record per

@@ -18,9 +18,12 @@ with 503 + Retry-After instead of queueing.
 Shedding before the queue builds: a request is read from its socket only when the event loop gets to it, so
 under more load than one process's CPU can take, requests wait in socket buffers where no in-flight count
 sees them. The gateway therefore watches how late its event loop runs (a 10 ms timer's lateness, rising at
-once and decaying by half every tick): while it is more than ``gateway_max_loop_lag_ms`` late and at least
-:data:`LAG_SHED_MIN_IN_FLIGHT` requests are in progress, new requests are answered 503 + Retry-After at once —
-cheaply, before their body is parsed — so the loop catches up and the requests it admits are answered in time.
+once and decaying by half every tick): while it is more than ``gateway_max_loop_lag_ms`` late, at least
+:data:`LAG_SHED_MIN_IN_FLIGHT` requests are in progress and the event loop's thread has work (it was running
+or runnable, waiting for a CPU, at least :data:`LAG_SHED_MIN_BUSY` of the last half second: ``/proc/self/schedstat``),
+new requests are answered 503 + Retry-After at once — cheaply, before their body is parsed — so the loop
+catches up and the requests it admits are answered in time. A loop that is late while its thread mostly sleeps
+is not behind on requests (a stall of the host): shedding would not make it faster, so it does not shed then.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ REGISTRY_REFRESH_S = 1.0
 BROKER_DOWN_HOLD_S = 1.0
 LAG_TICK_S = 0.01
 LAG_SHED_MIN_IN_FLIGHT = 8  # a late loop with a handful of requests is not their doing (start-up, a busy host)
+LAG_SHED_MIN_BUSY = 0.5  # share of BUSY_WINDOW_S the loop's thread ran or waited to run, for a late loop to shed
+BUSY_WINDOW_S = 0.5
 REGISTRY_MISSES = (Reason.UNKNOWN_PARTICIPANT, Reason.UNKNOWN_KEY)
 _encode = msgspec.json.Encoder().encode
 CONTENT_TYPE = [("content-type", b"application/cloudevents+json")]
@@ -61,6 +66,17 @@ _REASON_PATHS = {
     Reason.FORBIDDEN_ROLE: "/type",
     Reason.NOT_OWNER: "",
 }
+
+
+def _demand_s() -> float:
+    """Seconds this thread has run or waited on a run queue (``/proc/thread-self/schedstat``: on-CPU ns,
+    run-queue wait ns); CPU time alone where that file is missing."""
+    try:
+        with open("/proc/thread-self/schedstat", "rb") as f:
+            on_cpu, waiting, _ = f.read().split()
+        return (int(on_cpu) + int(waiting)) / 1e9
+    except (OSError, ValueError):
+        return time.thread_time()
 
 
 class Overloaded(Exception):
@@ -92,6 +108,7 @@ class Intake:
         self._loop_task: asyncio.Task[None] | None = None
         self._lag_task: asyncio.Task[None] | None = None
         self.loop_lag_s = 0.0
+        self.busy = 0.0  # share of the last BUSY_WINDOW_S the loop's thread was running or runnable
         self.max_loop_lag_s = settings.gateway_max_loop_lag_ms / 1000
         self._down_until = 0.0
         self._down_reason = ""
@@ -122,11 +139,23 @@ class Intake:
 
     async def _watch_loop_lag(self) -> None:
         loop = asyncio.get_running_loop()
+        window_start, demand_start = loop.time(), _demand_s()
         while True:
             due = loop.time() + LAG_TICK_S
             await asyncio.sleep(LAG_TICK_S)
-            lag = loop.time() - due
+            now = loop.time()
+            lag = now - due
             self.loop_lag_s = lag if lag > self.loop_lag_s else (self.loop_lag_s + lag) / 2
+            if now - window_start >= BUSY_WINDOW_S:
+                demand = _demand_s()
+                self.busy = (demand - demand_start) / (now - window_start)
+                window_start, demand_start = now, demand
+
+    @property
+    def overloaded(self) -> bool:
+        """The event loop is late, because of this process's own load (see the module's docstring)."""
+        return (self.max_loop_lag_s > 0 and self.loop_lag_s > self.max_loop_lag_s
+                and self.in_flight >= LAG_SHED_MIN_IN_FLIGHT and self.busy >= LAG_SHED_MIN_BUSY)
 
     async def _refresh_loop(self) -> None:
         while True:
@@ -203,7 +232,7 @@ class Intake:
         """Count one request in; raise :class:`Overloaded` or :class:`BrokerUnavailable` to shed it at once."""
         if self.in_flight >= self.settings.gateway_max_in_flight:
             raise Overloaded(f"{self.in_flight} requests are already waiting for the broker")
-        if self.max_loop_lag_s and self.loop_lag_s > self.max_loop_lag_s and self.in_flight >= LAG_SHED_MIN_IN_FLIGHT:
+        if self.overloaded:
             raise Overloaded(f"requests are waiting {self.loop_lag_s * 1000:.0f} ms to be read")
         if time.monotonic() < self._down_until:
             raise BrokerUnavailable(self._down_reason)
@@ -216,7 +245,8 @@ class Intake:
         """Send ``records`` and wait for the broker's acknowledgement (acks=all), within the timeout."""
         timeout = self.settings.gateway_publish_timeout_s
         try:
-            await asyncio.wait_for(self._send_all(topic, records), timeout)
+            async with asyncio.timeout(timeout):  # no extra task per request, unlike wait_for
+                await self._send_all(topic, records)
         except TimeoutError:
             self._broker_down(f"no acknowledgement from the broker within {timeout:g} s")
         except Exception as e:  # KafkaError and friends
@@ -224,7 +254,10 @@ class Intake:
 
     async def _send_all(self, topic: str, records: list[Checked]) -> None:
         futures = [await self.producer.send(topic, r.value, key=r.key, headers=CONTENT_TYPE) for r in records]
-        await asyncio.gather(*futures)
+        if len(futures) == 1:
+            await futures[0]
+        else:
+            await asyncio.gather(*futures)
 
     def _broker_down(self, reason: str) -> None:
         # for a moment, answer the next requests at once instead of each waiting the full timeout

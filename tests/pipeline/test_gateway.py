@@ -178,9 +178,10 @@ async def test_too_many_requests_in_progress_are_shed_with_503_and_retry_after(d
     assert done.status_code == 202
 
 
-async def test_a_late_event_loop_sheds_new_requests_once_enough_are_in_progress(deployment: Settings) -> None:
+async def test_a_late_event_loop_sheds_new_requests_when_the_process_is_busy_with_them(deployment: Settings) -> None:
     """Requests waiting unread in their sockets are invisible to the in-flight count; the loop's lateness is
-    not: the gateway measures it and sheds while it is over the limit and requests are in progress."""
+    not: the gateway measures it, and sheds while it is over the limit, requests are in progress and the
+    process is busy (a late loop in an idle process is a host short of CPU: shedding would not help)."""
     import time
 
     from services.api.intake import LAG_SHED_MIN_IN_FLIGHT, Intake, Overloaded
@@ -190,15 +191,21 @@ async def test_a_late_event_loop_sheds_new_requests_once_enough_are_in_progress(
     await intake.start()
     try:
         await asyncio.sleep(0.05)
-        time.sleep(0.3)  # the event loop is held up, as by a burst of requests it cannot keep up with
+        time.sleep(0.3)  # the event loop is held up
         for _ in range(3):
             await asyncio.sleep(0)
-        assert intake.loop_lag_s > 0.05
-        intake.in_flight = LAG_SHED_MIN_IN_FLIGHT - 1
-        intake.admit()  # a late loop with a handful of requests in progress is not their doing
-        assert intake.in_flight == LAG_SHED_MIN_IN_FLIGHT
-        with pytest.raises(Overloaded, match=r"waiting \d+ ms to be read"):
-            intake.admit()
-        assert intake.in_flight == LAG_SHED_MIN_IN_FLIGHT  # a shed request is not counted in
+        assert intake.loop_lag_s > 0.05  # measured
     finally:
         await intake.stop()
+    intake.loop_lag_s, intake.busy = 0.2, 0.9  # late and busy, as under a burst it cannot keep up with
+    intake.in_flight = LAG_SHED_MIN_IN_FLIGHT - 1
+    intake.admit()  # with a handful of requests in progress the lateness is not their doing
+    assert intake.in_flight == LAG_SHED_MIN_IN_FLIGHT
+    with pytest.raises(Overloaded, match=r"waiting \d+ ms to be read"):
+        intake.admit()
+    assert intake.in_flight == LAG_SHED_MIN_IN_FLIGHT  # a shed request is not counted in
+    intake.busy = 0.1  # late but idle: another process has the CPU
+    intake.admit()
+    intake.busy, intake.loop_lag_s = 0.9, 0.01  # busy but on time
+    intake.admit()
+    assert intake.in_flight == LAG_SHED_MIN_IN_FLIGHT + 2
