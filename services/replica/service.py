@@ -4,7 +4,10 @@ A block is stored only after it verifies against our own copy of the chain (stri
 signature from the trust set, link, height, leaf range, roots, checkpoint, publisher signatures). A
 redelivered height (≤ our head) is skipped. Anything else that does not verify — forged, garbage, unlinked,
 beyond the next height — is logged (WARNING with offset, height and reason), counted (``rejected``) and
-skipped: nothing after our head is stored until the genuine next block comes, and the replica goes on.
+skipped: nothing after our head is stored until the genuine next block comes, and the replica goes on. A
+*genuine* block beyond the next height (signed by the trust set) means reading began too far on — a broker
+that lost the blocks topic while our position was within the refilled one — and sends the replica back to
+offset ``head + 1`` (the first copy of height h sits at offset h or later), once per such block.
 A replica never holds an unverified block, and a forger cannot stop it.
 """
 
@@ -92,6 +95,15 @@ class Replica:
         metrics.block_stored(row.height)
         return BlockChecker.advance(state, checked)
 
+    def _genuine_beyond(self, value: bytes, state: ChainState) -> bool:
+        """Whether ``value`` is a block signed by a trusted sequencer key beyond our next height (a forged one
+        is not, so a forger cannot send the replica reading again)."""
+        try:
+            block = self.verifier.verify(value, None)
+        except BlockRejected:
+            return False
+        return block.height > state.height + 1
+
     async def run(self, stop: asyncio.Event) -> None:
         pool = await db.create_pool(self.settings, min_size=1, max_size=2)
         store = LedgerStore(pool)
@@ -102,6 +114,7 @@ class Replica:
             tp = TopicPartition(self.topics.blocks, 0)
             consumer.assign([tp])
             await consumer.seek_to_beginning(tp)
+            sought_from = -1  # the offset of the last genuine block beyond the next height that sent us back
             while not stop.is_set():
                 batch = await consumer.getmany(tp, timeout_ms=500, max_records=50)
                 await metrics.consumer_lag("coalchain-replica", consumer)
@@ -109,6 +122,17 @@ class Replica:
                     try:
                         state = await self.apply(store, state, record.value or b"")
                     except BlockInvalid as e:
+                        if record.offset > sought_from and record.offset > state.height + 1 and \
+                                self._genuine_beyond(record.value or b"", state):
+                            # a gap: reading began after the next block (a blocks topic that a restarted broker
+                            # lost and the sequencer refilled, while our position was within the new topic);
+                            # the first copy of height h is at offset h or later: read again from there, once
+                            log.warning("replica: the blocks topic gave height %d at offset %d while the next is"
+                                        " %d; reading it again from offset %d", e.height, record.offset,
+                                        state.height + 1, state.height + 1)
+                            sought_from = record.offset
+                            consumer.seek(tp, max(0, state.height + 1))
+                            break
                         self.rejected += 1
                         log.warning("replica: REJECTED the blocks-topic record at offset %d (claims height %d): %s;"
                                     " skipped, nothing stored (%d rejected so far)", record.offset, e.height,

@@ -92,6 +92,7 @@ class Sequencer:
         self.sealed_blocks = 0
         self.sealed_events = 0
         self.quarantined = 0
+        self.broker_resets = 0  # times a running loop found the broker had lost the accepted topic
         self.validators = self.load_validators()
         self._validators_due = 0.0
         self.offsets = OffsetTracker(None, settings.offset_gap_max_retries)
@@ -166,16 +167,22 @@ class Sequencer:
                 await consumer.seek_to_beginning(tp)
             else:
                 consumer.seek(tp, start)
-            await self._loop(sealer, consumer, producer, tp, stop)
+            await self._loop(store, sealer, consumer, producer, tp, stop)
         finally:
             await consumer.stop()
             await producer.stop()
 
-    async def _loop(self, sealer: BlockSealer, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer,
-                    tp: TopicPartition, stop: asyncio.Event) -> None:
+    async def _loop(self, store: LedgerStore, sealer: BlockSealer, consumer: AIOKafkaConsumer,
+                    producer: AIOKafkaProducer, tp: TopicPartition, stop: asyncio.Event) -> None:
         """Fabric's Kafka-orderer loop: size limits cut at once; the timer only *publishes* a time-to-cut
         marker into the accepted topic, and the block is cut where the marker lands. Every cut point is
-        therefore in the topic, and re-sealing the same topic gives byte-identical blocks."""
+        therefore in the topic, and re-sealing the same topic gives byte-identical blocks.
+
+        A broker that comes back empty while the loop runs (tansu in memory mode after a kill -9) is noticed
+        by the offsets (:meth:`_topic_lost`), and the loop starts again as :meth:`_lead` does at start-up
+        after such a loss: the new topic is read from its beginning (the next block's offset range starts
+        there) and the blocks the new blocks topic lacks are republished; what the cutter held is then sealed
+        (it was read from the lost topic, in order) and published after them."""
         s = self.settings
         cutter: BlockCutter[VerdictBatch] = BlockCutter(
             max_events=s.max_events_per_block, preferred_max_bytes=s.preferred_max_bytes,
@@ -186,7 +193,15 @@ class Sequencer:
         marker_sent_for: int | None = None
         while not stop.is_set():
             wait_s = timeout_s if pending_since is None else pending_since + timeout_s - time.monotonic()
-            for record in await self._fetch(consumer, tp, max(1, int(wait_s * 1000))):
+            records = await self._fetch(consumer, tp, max(1, int(wait_s * 1000)))
+            if records is None:  # the broker lost the topic
+                await self._restart_reading(store, sealer, consumer, producer, tp)
+                if cutter.pending_count:  # read from the lost topic, in order: sealed as they are
+                    await self._seal_and_publish(sealer, producer, cutter.cut())
+                sealer.range_start = None  # the next block's range starts where the new topic does
+                pending_since = marker_sent_for = None
+                continue
+            for record in records:
                 if sealer.range_start is None:
                     sealer.range_start = record.offset  # reading began at the topic's start
                 pending = await self._consume(sealer, producer, cutter, record)
@@ -204,12 +219,51 @@ class Sequencer:
         await metrics.consumer_lag("coalchain-sequencer", consumer)
         return out
 
-    async def _fetch(self, consumer: AIOKafkaConsumer, tp: TopicPartition, timeout_ms: int) -> list[Record]:
-        """The next contiguous records; on a hole in the offsets, seek back and re-read it next time."""
-        records, seek_to = self.offsets.take(await self._getmany(consumer, tp, timeout_ms))
+    async def _fetch(self, consumer: AIOKafkaConsumer, tp: TopicPartition, timeout_ms: int) -> list[Record] | None:
+        """The next contiguous records; on a hole in the offsets, seek back and re-read it next time.
+        None: the broker lost the topic (see :meth:`_topic_lost`)."""
+        fetched = await self._getmany(consumer, tp, timeout_ms)
+        if await self._topic_lost(consumer, tp, fetched):
+            return None
+        records, seek_to = self.offsets.take(fetched)
         if seek_to is not None:
             consumer.seek(tp, seek_to)
         return records
+
+    async def _topic_lost(self, consumer: AIOKafkaConsumer, tp: TopicPartition, fetched: list[Record]) -> bool:
+        """Whether the accepted topic now ends before the offset the loop expects next: the broker came back
+        without its data. Two signs, either enough to look: the fetch's high watermark is below the expected
+        offset, or records below it arrived although the loop did not seek back to them (the consumer's
+        position was beyond the new end, and the client reset it to the beginning: ``auto_offset_reset``).
+        A benign re-read never shows either: after a hole the loop seeks back to the expected offset itself,
+        so nothing below it is fetched, and the high watermark of a topic never goes down. The sign is then
+        confirmed with a fresh read of the high watermark (:meth:`_end_offset`).
+
+        Not seen by the offsets alone: a new topic that has grown past the expected offset before the loop's
+        next fetch (the loop fetches continuously, so this needs that many records written within moments of
+        the broker's return); it reads on from there, and the events in front are missing from the ledger
+        until resubmitted, like any the broker lost (``coalchain reconcile`` names them)."""
+        expected = self.offsets.expected
+        if expected is None:
+            return False
+        mark = consumer.highwater(tp)
+        if not ((mark is not None and mark < expected) or (fetched and fetched[0].offset < expected)):
+            return False
+        end = await self._end_offset(tp)
+        if end >= expected:
+            return False
+        log.warning("the accepted topic now ends at offset %d but this sequencer has read up to %d: the broker"
+                    " lost its data (e.g. a tansu restart); reading the new topic from its beginning", end,
+                    expected - 1)
+        return True
+
+    async def _restart_reading(self, store: LedgerStore, sealer: BlockSealer, consumer: AIOKafkaConsumer,
+                               producer: AIOKafkaProducer, tp: TopicPartition) -> None:
+        """What :meth:`_lead` does at start-up on a broker that lost its data, for a running loop."""
+        self.broker_resets += 1
+        self.offsets = OffsetTracker(None, self.settings.offset_gap_max_retries)
+        await consumer.seek_to_beginning(tp)
+        await self._republish_missing(store, producer)
 
     async def _consume(self, sealer: BlockSealer, producer: AIOKafkaProducer, cutter: BlockCutter[VerdictBatch],
                        record: Record) -> bool | None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeAlias
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord
 
@@ -59,6 +59,58 @@ class SeenIds:
         self._ids[event_id] = position
         if len(self._ids) > self._capacity:
             self._ids.popitem(last=False)
+
+    def clear(self) -> None:
+        self._ids.clear()
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+class Positions(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka's listener class is untyped
+    """Where this validator's reading of each raw partition stands, to notice a broker that lost its data.
+
+    :class:`SeenIds` remembers events accepted but perhaps not yet sealed; after a broker came back empty
+    (tansu in memory mode) those verdicts are gone, and the publisher resubmits the events by id at new
+    raw positions — which that memory would reject as replays of an event that is in no block. So the
+    memory is forgotten whenever the reading of the raw topic starts over: a partition assigned anew
+    (after a broker restart the group is rebuilt from nothing), a fetch whose high watermark is below what
+    was read (the topic is shorter than it was), or records below what was read (the client reset a
+    position beyond the new end to the beginning). Forgetting is always safe: the ledger's sealed ids still
+    catch replays here, and the sequencer dedupes the rest by event id."""
+
+    def __init__(self, seen: SeenIds) -> None:
+        self.seen = seen
+        self.next: dict[TopicPartition, int] = {}
+        self.restarts = 0
+
+    def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        pass
+
+    def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self._forget("partitions assigned")
+
+    def check(self, consumer: AIOKafkaConsumer, batches: dict[TopicPartition, list[Record]]) -> None:
+        """Call with each fetch before processing it."""
+        for tp, records in batches.items():
+            expected = self.next.get(tp)
+            if expected is not None and records:
+                mark = consumer.highwater(tp)
+                if (mark is not None and mark < expected) or records[0].offset < expected:
+                    log.warning("raw partition %d is read again from offset %d (this validator had read up to"
+                                " %d; high watermark %s): a rebalance, or a broker that lost its data",
+                                tp.partition, records[0].offset, expected - 1, mark)
+                    self._forget(f"partition {tp.partition} read again")
+            if records:
+                self.next[tp] = records[-1].offset + 1
+
+    def _forget(self, why: str) -> None:
+        if len(self.seen):
+            log.info("forgetting %d accepted event ids (%s): the ledger and the sequencer still catch replays",
+                     len(self.seen), why)
+        self.seen.clear()
+        self.next.clear()
+        self.restarts += 1
 
 
 @dataclass(frozen=True)
@@ -124,14 +176,15 @@ class Validator:
                                max_future_s=settings.event_time_max_future_s, max_past_s=settings.event_time_max_past_s)
         self.rules = LedgerRules()
         self.seen = SeenIds()
+        self.positions = Positions(self.seen)
         self.stats = Stats()
         self._registry_due = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
         pool = await db.create_pool(self.settings, min_size=1, max_size=2)
         store = LedgerStore(pool)
-        consumer = clients.consumer(self.settings, self.topics.raw, group_id=self.settings.topic(GROUP_ID),
-                                    max_poll_records=2000)
+        consumer = clients.consumer(self.settings, group_id=self.settings.topic(GROUP_ID), max_poll_records=2000)
+        consumer.subscribe([self.topics.raw], listener=self.positions)
         producer = clients.producer(self.settings)
         await producer.start()
         await consumer.start()
@@ -140,6 +193,7 @@ class Validator:
             in_flight: InFlight | None = None
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=2000)
+                self.positions.check(consumer, batches)
                 records = [r for rs in batches.values() for r in rs]
                 await metrics.consumer_lag(GROUP_ID, consumer)
                 sent = await self.process(store, producer, records) if records else None

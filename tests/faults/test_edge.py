@@ -27,17 +27,22 @@ import asyncpg
 import httpx
 import pytest
 
-from services import devstack
+from services import db, devstack
 from services.config import Settings
 from services.kafka.topics import Topics, ensure_topics
 from services.reconcile import reconcile
 from services.registry import load_genesis
+from services.replica.service import Replica
 from services.sequencer.service import Sequencer
 from services.store.migrate import create_database
+from services.store.postgres import LedgerStore
 from services.validator.worker import Validator
+from services.verify import Report, verify_ledger
 from tests.pipeline.conftest import SEED, START, deployment  # noqa: F401  (the fixture)
 from tests.pipeline.helpers import api_server, envelope, produce_accepted, read_topic, running, tree_size, wait_until
+from tests.pipeline.test_end_to_end import checker
 from tests.pipeline.test_gateway import _hostile_bodies, events
+from tests.views.stack import ledger_height, views_height, views_worker
 
 pytestmark = pytest.mark.integration
 
@@ -85,16 +90,20 @@ async def _own_broker(settings: Settings, tmp_path: Path) -> AsyncIterator[tuple
 
 
 async def test_broker_kill_then_resubmission_by_id_leaves_every_acknowledged_event_sealed_or_rejected(
-        deployment: Settings, tmp_path: Path) -> None:  # noqa: F811
-    assert deployment.genesis_file is not None
+        deployment: Settings, tmp_path: Path,  # noqa: F811
+        make_database: Callable[[str], Awaitable[str]]) -> None:
+    genesis = deployment.genesis_file
+    assert genesis is not None
     batch = events(60)[20:60]
     first, pending, later = batch[:15], batch[15:30], batch[30:]
+    deployment = deployment.model_copy(update={"database_url": await make_database("edge_kill")})
+    replica_db = await make_database("edge_kill_replica")
     # the client's 10 s is far less than the 60 s Kafka timeout: only the gateway's own deadline answers in time
     async with _own_broker(deployment, tmp_path) as (broker, own), api_server(own) as url, \
-            httpx.AsyncClient(base_url=url, timeout=10) as client:
-        sequencer = asyncio.Event()
-        sequencer_task = asyncio.create_task(Sequencer(own).run(sequencer))
-        async with running(Validator(own, load_genesis(deployment.genesis_file)).run):
+            httpx.AsyncClient(base_url=url, timeout=10) as client, running(Sequencer(own).run), \
+            views_worker(own), running(Replica(own.model_copy(update={"database_url": replica_db}),
+                                               checker(deployment)).run):
+        async with running(Validator(own, load_genesis(genesis)).run):
             acked = await _post_all(client, first)
             await wait_until(lambda: _is(own, acked, len(acked)), what="the first events sealed")
         # validators stopped: these wait in the raw topic, acknowledged (202) but not yet checked
@@ -104,36 +113,87 @@ async def test_broker_kill_then_resubmission_by_id_leaves_every_acknowledged_eve
         broker.process.wait()
         down = await client.post("/v1/events", json=later[0])
         assert down.status_code == 503 and down.headers["retry-after"].isdigit()
-        # the broker returns empty on the same port; nobody restarts the API or the sequencer
-        restarted = devstack.Broker(broker.port).start(tmp_path / "tansu2.log")
-        try:
-            await ensure_topics(own)
-            # A running sequencer does not notice a broker that came back empty (its offset tracker skips
-            # offsets below the one it expects; reported to the sequencer's owner): it is restarted here, as
-            # a supervisor restarting the broker's consumers would. The API and validators are not.
-            sequencer.set()
-            await asyncio.wait_for(sequencer_task, 30)
-            async with running(Validator(own, load_genesis(deployment.genesis_file)).run), \
-                    running(Sequencer(own).run):
-                lost = await reconcile(own, ids=acked)
-                assert lost.missing == sorted(e["id"] for e in pending)  # exactly the lost ones
-                # the documented answer: the publisher resubmits, by id, what is neither sealed nor
-                # rejected (a copy of a sealed event would be rejected as a replay, never sealed twice)
-                resubmit = [e for e in pending if e["id"] in lost.missing]
-                r = await client.post("/v1/events", json=resubmit)
-                for _ in range(100):
-                    if r.status_code == 202:
-                        break
-                    await asyncio.sleep(0.2)
-                    r = await client.post("/v1/events", json=resubmit)
-                assert r.status_code == 202, r.text
-                acked += await _post_all(client, later)
-                await wait_until(lambda: _is(own, acked, len(acked)), timeout_s=60, what="all sealed")
-                final = await reconcile(own, ids=acked)
-        finally:
-            restarted.stop()
+        # the broker returns empty on the same port; nobody restarts the API, the sequencer, the views or the
+        # replica: each notices by itself
+        broker.start(tmp_path / "tansu2.log")  # (stopped by _own_broker, after everything else)
+        await ensure_topics(own)
+        async with running(Validator(own, load_genesis(genesis)).run):
+            lost = await reconcile(own, ids=acked)
+            assert lost.missing == sorted(e["id"] for e in pending)  # exactly the lost ones
+            # the documented answer: the publisher resubmits, by id, what is neither sealed nor
+            # rejected (a copy of a sealed event would be rejected as a replay, never sealed twice)
+            resubmit = [e for e in pending if e["id"] in lost.missing]
+            assert sorted(await _post_with_retry(client, resubmit)) == lost.missing
+            acked += await _post_all(client, later)
+            await wait_until(lambda: _is(own, acked, len(acked)), timeout_s=60, what="all sealed")
+            final = await reconcile(own, ids=acked)
+            head = await ledger_height(own.database_url)
+            await wait_until(lambda: _heights_are(own.database_url, replica_db, head), timeout_s=60,
+                             what="the views and the replica at the ledger's head")
     assert final.ok and final.missing == [] and final.duplicated == []
     assert set(final.sealed) == set(acked) and all(n == 1 for n in final.sealed.values())
+    assert (await _verify(own)).first_bad is None
+    assert (await _verify(own, replica_db)).first_bad is None
+
+
+async def test_a_validator_running_across_a_broker_loss_accepts_the_resubmitted_events(
+        deployment: Settings, tmp_path: Path,  # noqa: F811
+        make_database: Callable[[str], Awaitable[str]]) -> None:
+    """Events a running validator accepted, whose verdicts the broker then lost, are accepted again when
+    resubmitted at other raw positions: its memory of accepted ids must not call them replays."""
+    genesis = deployment.genesis_file
+    assert genesis is not None
+    batch = events(110)[60:110]
+    accepted, newer = batch[:20], batch[20:]
+    deployment = deployment.model_copy(update={"database_url": await make_database("edge_validator")})
+    async with _own_broker(deployment, tmp_path) as (broker, own), api_server(own) as url, \
+            httpx.AsyncClient(base_url=url, timeout=10) as client:
+        validator = Validator(own, load_genesis(genesis))
+        async with running(validator.run):
+            acked = await _post_all(client, accepted)  # no sequencer: verdicts sent, nothing sealed
+
+            async def all_accepted() -> bool:
+                return validator.stats.accepted == len(accepted)
+            await wait_until(all_accepted, what="the events accepted")
+            assert broker.process is not None
+            os.kill(broker.process.pid, signal.SIGKILL)
+            broker.process.wait()
+            broker.start(tmp_path / "tansu2.log")
+            await ensure_topics(own)
+            # newer events first, so the resubmitted ones land at other raw offsets than before
+            acked += await _post_with_retry(client, newer)
+            acked_again = await _post_with_retry(client, accepted)
+            assert sorted(acked_again) == sorted(e["id"] for e in accepted)
+            async with running(Sequencer(own).run):
+                await wait_until(lambda: _is(own, acked, len(acked)), timeout_s=60, what="all sealed")
+                report = await reconcile(own, ids=acked)
+    assert report.ok and report.missing == [] and report.duplicated == [] and report.rejected == {}
+    assert validator.positions.restarts >= 1
+
+
+async def _post_with_retry(client: httpx.AsyncClient, batch: list[dict[str, Any]]) -> list[str]:
+    """POST ``batch`` as one request until 202 (503 while the producer reconnects to a restarted broker)."""
+    for _ in range(100):
+        with contextlib.suppress(httpx.TransportError):
+            r = await client.post("/v1/events", json=batch)
+            if r.status_code == 202:
+                return [e["id"] for e in batch]
+            assert r.status_code == 503, r.text
+        await asyncio.sleep(0.2)
+    raise AssertionError("the gateway did not accept the events again")
+
+
+async def _heights_are(ledger_url: str, replica_url: str, head: int) -> bool:
+    return await views_height(ledger_url) == head and await ledger_height(replica_url) == head
+
+
+async def _verify(settings: Settings, url: str | None = None) -> Report:
+    pool = await db.create_pool(settings.model_copy(update={"database_url": url or settings.database_url}),
+                                max_size=2)
+    try:
+        return await verify_ledger(LedgerStore(pool), checker(settings))
+    finally:
+        await pool.close()
 
 
 async def _is(settings: Settings, ids: list[str], n: int) -> bool:

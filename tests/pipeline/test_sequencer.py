@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
 import pytest
@@ -18,7 +19,7 @@ from services.keyfiles import sequencer_signer
 from services.ledger_check import BlockChecker
 from services.replica.service import Replica
 from services.sequencer.service import Sequencer
-from services.store.postgres import LedgerStore
+from services.store.postgres import BlockRow, LedgerStore
 from services.verify import Report, verify_ledger
 from tests.pipeline.helpers import envelope, produce_accepted, read_topic, running, tree_size, wait_until
 
@@ -237,3 +238,76 @@ async def test_replica_skips_a_tampered_block_stores_nothing_after_it_and_goes_o
         assert replica.rejected == 2 and replica.stored == 3
     finally:
         await producer.stop()
+
+
+def _row(height: int, first: int, last: int) -> BlockRow:
+    from datetime import UTC, datetime
+
+    return BlockRow(height=height, header=b"{}", header_hash=b"\0" * 32, signatures=b"[]", first_leaf_index=height,
+                    leaf_count=1, tree_size=height + 1, log_root=b"\0" * 32, source_partition=0,
+                    first_offset=first, last_offset=last, compact_range=b"", checkpoint=b"",
+                    sealed_at=datetime(2026, 3, 2, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("first", "last", "at", "bad"), [
+    (10, 12, 11, None),  # right after the previous block's range
+    (0, 3, 2, None),  # the range starts again at 0: a broker that lost its data (a restart of tansu)
+    (8, 12, 11, "overlap the previous block's"),  # a genuinely bad offset: back into the previous range
+    (1, 3, 2, "overlap the previous block's"),  # not a new topic's start either
+    (10, 12, 13, "outside the block's range"),
+    (12, 10, 11, "is after last_offset"),
+])
+def test_accepted_offsets_may_start_again_at_zero_but_never_overlap(first: int, last: int, at: int,
+                                                                    bad: str | None) -> None:
+    from services.ledger_check import BlockInvalid
+    from services.verify import check_accepted_offsets
+
+    prev = _row(0, 0, 9)
+    rows: list[Any] = [{"accepted_offset": at, "accepted_index": 0}]
+    if bad is None:
+        check_accepted_offsets(_row(1, first, last), prev, rows)
+        return
+    with pytest.raises(BlockInvalid, match=bad):
+        check_accepted_offsets(_row(1, first, last), prev, rows)
+
+
+async def test_a_running_sequencer_notices_the_topic_lost_only_when_it_ends_before_the_expected_offset(
+    sealed: Settings,
+) -> None:
+    """The running loop's sign (services/sequencer/service.py ``_topic_lost``) against a real topic of 5
+    records: expected offsets up to its end are normal reading (a re-read after a hole included); beyond its
+    end, the topic is shorter than what was read."""
+    from aiokafka import TopicPartition
+
+    from services.kafka import clients
+    from services.kafka.topics import ensure_topics
+    from services.sequencer.service import OffsetTracker
+
+    short = sealed.model_copy(update={"kafka_topic_prefix": sealed.kafka_topic_prefix + "short."})
+    await ensure_topics(short)
+    accepted = Topics.from_settings(short).accepted
+    for n in range(200_000, 200_005):  # five verdict records: offsets 0..4
+        await produce_accepted(short, accepted, [envelope(MINE, "mine-a", n)], raw_offset_base=n)
+    assert len(await read_topic(short, accepted)) == 5
+    sequencer = Sequencer(short)
+    tp = TopicPartition(accepted, 0)
+    consumer = clients.consumer(short)
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        lost: dict[int | None, bool] = {}
+        for expected in (None, 0, 3, 5, 6, 50):
+            await consumer.seek_to_beginning(tp) if expected is None else consumer.seek(tp, min(expected, 5))
+            fetched = (await consumer.getmany(tp, timeout_ms=2000)).get(tp, [])
+            sequencer.offsets = OffsetTracker(expected, 3)
+            lost[expected] = await sequencer._topic_lost(consumer, tp, fetched)
+        # records below the expected offset with no seek back to them: only from a topic that is too short
+        consumer.seek(tp, 0)
+        fetched = (await consumer.getmany(tp, timeout_ms=2000)).get(tp, [])
+        sequencer.offsets = OffsetTracker(4, 3)
+        assert fetched and fetched[0].offset < 4
+        below_but_there = await sequencer._topic_lost(consumer, tp, fetched)
+    finally:
+        await consumer.stop()
+    assert lost == {None: False, 0: False, 3: False, 5: False, 6: True, 50: True}
+    assert below_but_there is False  # confirmed against the topic's end before anything is reset
