@@ -7,7 +7,8 @@ beyond the next height — is logged (WARNING with offset, height and reason), c
 skipped: nothing after our head is stored until the genuine next block comes, and the replica goes on. A
 *genuine* block beyond the next height (signed by the trust set) means reading began too far on — a broker
 that lost the blocks topic while our position was within the refilled one — and sends the replica back to
-offset ``head + 1`` (the first copy of height h sits at offset h or later), once per such block.
+offset ``head + 1`` (the first copy of height h sits at offset h or later), once per such block; what it
+reads again is not counted again.
 A replica never holds an unverified block, and a forger cannot stop it.
 """
 
@@ -122,21 +123,22 @@ class Replica:
                     try:
                         state = await self.apply(store, state, record.value or b"")
                     except BlockInvalid as e:
-                        if record.offset > sought_from and record.offset > state.height + 1 and \
-                                self._genuine_beyond(record.value or b"", state):
-                            # a gap: reading began after the next block (a blocks topic that a restarted broker
-                            # lost and the sequencer refilled, while our position was within the new topic);
-                            # the first copy of height h is at offset h or later: read again from there, once
-                            log.warning("replica: the blocks topic gave height %d at offset %d while the next is"
-                                        " %d; reading it again from offset %d", e.height, record.offset,
-                                        state.height + 1, state.height + 1)
-                            sought_from = record.offset
-                            consumer.seek(tp, max(0, state.height + 1))
-                            break
+                        if record.offset <= sought_from:
+                            continue  # read again after a gap: counted and logged the first time
                         self.rejected += 1
                         log.warning("replica: REJECTED the blocks-topic record at offset %d (claims height %d): %s;"
                                     " skipped, nothing stored (%d rejected so far)", record.offset, e.height,
                                     e.reason, self.rejected)
+                        if record.offset > state.height + 1 and self._genuine_beyond(record.value or b"", state):
+                            # a gap: reading began after the next block (a blocks topic that a restarted broker
+                            # lost and the sequencer refilled, while our position was within the new topic);
+                            # the first copy of height h is at offset h or later: read again from there, once
+                            log.warning("replica: height %d at offset %d is beyond the next height %d; reading the"
+                                        " topic again from offset %d", e.height, record.offset, state.height + 1,
+                                        state.height + 1)
+                            sought_from = record.offset
+                            consumer.seek(tp, max(0, state.height + 1))
+                            break
         finally:
             await consumer.stop()
             await pool.close()

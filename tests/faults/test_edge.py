@@ -39,7 +39,16 @@ from services.store.postgres import LedgerStore
 from services.validator.worker import Validator
 from services.verify import Report, verify_ledger
 from tests.pipeline.conftest import SEED, START, deployment  # noqa: F401  (the fixture)
-from tests.pipeline.helpers import api_server, envelope, produce_accepted, read_topic, running, tree_size, wait_until
+from tests.pipeline.helpers import (
+    api_server,
+    envelope,
+    pgdata_dir,
+    produce_accepted,
+    read_topic,
+    running,
+    tree_size,
+    wait_until,
+)
 from tests.pipeline.test_end_to_end import checker
 from tests.pipeline.test_gateway import _hostile_bodies, events
 from tests.views.stack import ledger_height, views_height, views_worker
@@ -212,9 +221,12 @@ def _kill_postgres(pg: devstack.EmbeddedPostgres) -> None:
         time.sleep(0.05)
 
 
-async def test_postgres_kill_means_reads_503_then_recovery_by_themselves(deployment: Settings,  # noqa: F811
-                                                                         tmp_path: Path) -> None:
-    pg = devstack.EmbeddedPostgres(tmp_path / "pgdata").start()
+async def test_postgres_kill_means_reads_503_then_recovery_by_themselves(deployment: Settings) -> None:  # noqa: F811
+    with pgdata_dir() as pgdata:
+        await _postgres_kill(deployment, devstack.EmbeddedPostgres(pgdata).start())
+
+
+async def _postgres_kill(deployment: Settings, pg: devstack.EmbeddedPostgres) -> None:  # noqa: F811
     try:
         url = await create_database(pg.url(), "edge_faults")
         own = deployment.model_copy(update={"database_url": url})

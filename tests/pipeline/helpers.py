@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
+import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -137,3 +140,15 @@ async def api_server(settings: Settings) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 15)
+
+
+@contextlib.contextmanager
+def pgdata_dir() -> Iterator[Path]:
+    """A data directory for an embedded PostgreSQL (devstack.EmbeddedPostgres). Run as root, pgserver runs
+    the server as its own user, which cannot reach pytest's tmp_path (under a 0700 /tmp/pytest-of-root)."""
+    parent = Path(tempfile.mkdtemp(prefix="coalchain-pg-"))
+    parent.chmod(0o755)
+    try:
+        yield parent / "pgdata"
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
