@@ -27,6 +27,7 @@ import asyncpg
 import httpx
 import pytest
 
+from chain_anchor.verdict import decode_verdict
 from services import db, devstack
 from services.config import Settings
 from services.kafka.topics import Topics, ensure_topics
@@ -161,8 +162,9 @@ async def test_a_validator_running_across_a_broker_loss_accepts_the_resubmitted_
         async with running(validator.run):
             acked = await _post_all(client, accepted)  # no sequencer: verdicts sent, nothing sealed
 
-            async def all_accepted() -> bool:
-                return validator.stats.accepted == len(accepted)
+            async def all_accepted() -> bool:  # the verdicts are in the accepted topic (the broker has them)
+                records = await read_topic(own, Topics.from_settings(own).accepted)
+                return sum(len(decode_verdict(r.value).entries) for r in records) == len(accepted)
             await wait_until(all_accepted, what="the events accepted")
             assert broker.process is not None
             os.kill(broker.process.pid, signal.SIGKILL)
