@@ -150,15 +150,16 @@ _http_children: dict[tuple[str, str, int], Any] = {}
 _access = logging.getLogger("services.api.access")
 
 
-def http_request(method: str, route: str, status: int, started: float | None = None, path: str = "") -> None:
-    """Count one API request (and log it: DEBUG; 4xx INFO; 5xx WARNING)."""
+def http_request(method: str, route: str, status: int, started: float | None = None, path: str = "",
+                 *, logged: bool = True) -> None:
+    """Count one API request (and log it unless not ``logged``: DEBUG; 4xx INFO; 5xx WARNING)."""
     key = (method, route, status)
     child = _http_children.get(key)
     if child is None:
         child = _http_children[key] = HTTP_REQUESTS.labels(method=method, route=route, status=str(status))
     child.inc()
     level = logging.WARNING if status >= 500 else logging.INFO if status >= 400 else logging.DEBUG
-    if _access.isEnabledFor(level):
+    if logged and _access.isEnabledFor(level):
         took = f" in {(time.perf_counter() - started) * 1000:.1f} ms" if started is not None else ""
         _access.log(level, "%s %s -> %d%s", method, path or route, status, took)
 

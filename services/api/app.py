@@ -42,11 +42,17 @@ class CoalChainAPI(FastAPI):
     (:func:`services.api.routes.gateway.serve`): the gateway's hot path skips the middleware stack, routing
     and dependency injection (most of its CPU time otherwise)."""
 
+    _gateway: tuple[Intake, str] | None = None  # the intake and raw topic, once the lifespan made them
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == gateway.PATH:
-            state = self.state
-            topics: Topics | None = getattr(state, "topics", None)
-            await gateway.serve(getattr(state, "intake", None), topics.raw if topics else "", scope, receive, send)
+            if self._gateway is None:
+                intake: Intake | None = getattr(self.state, "intake", None)
+                if intake is None:  # not started (or stopped): 503
+                    await gateway.serve(None, "", scope, receive, send)
+                    return
+                self._gateway = (intake, self.state.topics.raw)
+            await gateway.serve(self._gateway[0], self._gateway[1], scope, receive, send)
             return
         await super().__call__(scope, receive, send)
 

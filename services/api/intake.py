@@ -261,7 +261,9 @@ class Intake:
 
     def _broker_down(self, reason: str) -> None:
         # for a moment, answer the next requests at once instead of each waiting the full timeout
-        self._down_until = time.monotonic() + BROKER_DOWN_HOLD_S
+        now = time.monotonic()
+        if now >= self._down_until:  # once per outage, not once per request that was waiting
+            log.warning("broker unavailable: %s", reason)
+        self._down_until = now + BROKER_DOWN_HOLD_S
         self._down_reason = reason
-        log.warning("broker unavailable: %s", reason)
         raise BrokerUnavailable(reason)

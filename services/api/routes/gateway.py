@@ -15,6 +15,7 @@ the OpenAPI description (and served if the app is mounted without the fast path)
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -148,7 +149,32 @@ async def serve(intake: Intake | None, topic: str, scope: Scope, receive: Receiv
     headers.append((b"content-length", str(len(payload)).encode()))
     await send({"type": "http.response.start", "status": result.status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
-    metrics.http_request("POST", PATH, result.status)
+    shed = result.retry_after is not None
+    metrics.http_request("POST", PATH, result.status, logged=not shed)
+    if shed:
+        _shed_log.note(str(result.body["detail"]))
+
+
+class _ShedLog:
+    """Refusals with Retry-After come in floods (overload, broker gone): one WARNING line per interval with
+    their count and the latest reason, not one per request (a log line costs more than the refusal)."""
+
+    INTERVAL_S = 5.0
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.since = 0.0
+
+    def note(self, reason: str) -> None:
+        self.count += 1
+        now = time.monotonic()
+        if now - self.since >= self.INTERVAL_S:
+            log.warning("POST %s: %d requests refused with 503 + Retry-After since the last such line; the"
+                        " latest: %s", PATH, self.count, reason)
+            self.count, self.since = 0, now
+
+
+_shed_log = _ShedLog()
 
 
 @router.post("/events", status_code=202, responses={400: {}, 413: {}, 422: {}, 503: {}})
