@@ -314,6 +314,9 @@ def check_supervisor(settings: Settings) -> Check | None:
     restarted = ", ".join(f"{c['name']} {c['restarts']}" for c in children if c.get("restarts"))
     detail = f"coalchain up pid {pid}: {running} of {len(children)} services running"
     detail += f"; restarts: {restarted}" if restarted else ""
+    for name, label in (("postgres", "embedded PostgreSQL"), ("broker", "embedded broker")):
+        if state.get(name, {}).get("restarts"):
+            detail += f"; {label} restarted {state[name]['restarts']} time{'s' if state[name]['restarts'] != 1 else ''}"
     if reasons:
         detail = "NOT READY: " + "; ".join(reasons) + " — " + detail
     return Check("supervisor", not reasons, detail)

@@ -16,11 +16,14 @@ import logging
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -32,6 +35,7 @@ from services.kafka.topics import ensure_topics
 from services.pipeline_health import STATE_FILE
 from services.store.migrate import create_database
 from services.up import Supervisor, backoff_s
+from tests.foundation.test_up import _read_until_up, _start, _stop
 from tests.pipeline.conftest import deployment  # noqa: F401  (the fixture)
 from tests.pipeline.helpers import wait_until
 from tests.pipeline.test_gateway import events
@@ -188,3 +192,47 @@ def test_back_off_doubles_up_to_the_cap_and_never_gives_up() -> None:
     delays = [backoff_s(n) for n in range(1, 12)]
     assert delays[:4] == [0.0, 1.0, 2.0, 4.0]
     assert delays == sorted(delays) and delays[-1] == 60.0
+
+
+def _state(home: Path) -> dict[str, Any]:
+    try:
+        state: dict[str, Any] = json.loads((home / STATE_FILE).read_text())
+    except (OSError, ValueError):  # not written yet, or being replaced
+        return {}
+    return state
+
+
+def test_coalchain_up_brings_back_its_postgres_and_broker(tmp_path: Path) -> None:
+    """The same through the command: ``coalchain up --no-services``, its PostgreSQL and broker killed -9."""
+    home = Path(tempfile.mkdtemp(prefix="coalchain-up-"))  # (pgdata outside pytest's temp root, as above)
+    kafka_port, api_port = devstack.free_port(), devstack.free_port()
+    proc = _start(home, kafka_port, api_port, "--no-services")
+    try:
+        banner = _read_until_up(proc)
+        before = _state(home)
+        pg_pid, broker_pid = before["postgres"]["pid"], before["broker"]["pid"]
+        assert f"pid {pg_pid}" in banner and f"pid {broker_pid}" in banner, banner
+        _kill9(pg_pid)
+        _kill9(broker_pid)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            now = _state(home)
+            if all(now.get(n, {}).get("restarts") == 1 and now[n]["state"] == "running"
+                   for n in ("postgres", "broker")):
+                break
+            time.sleep(0.2)
+        assert now["postgres"]["pid"] not in (None, pg_pid) and now["broker"]["pid"] not in (None, broker_pid), now
+        status = subprocess.run([sys.executable, "-m", "services.cli", "status"], capture_output=True, text=True,
+                                timeout=120, env={**{k: v for k, v in os.environ.items() if k != "DATABASE_URL"
+                                                     and not k.startswith("COALCHAIN_")},
+                                                  "COALCHAIN_HOME": str(home), "COALCHAIN_KAFKA_PORT": str(kafka_port)})
+        lines = {line.split()[0]: line for line in status.stdout.splitlines() if line.strip()}
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert "ok" in lines["supervisor"] and "embedded PostgreSQL restarted 1 time" in lines["supervisor"], lines
+        assert "topics: " in lines["broker"] and "coal.events.accepted.v1" in lines["broker"]  # re-created
+        assert "ledger height" in lines["database"]  # the migrated database, on its data
+    finally:
+        out = _stop(proc)
+        shutil.rmtree(home, ignore_errors=True)
+    assert "stopped everything it started" in out
+    assert not (home / STATE_FILE).exists()
