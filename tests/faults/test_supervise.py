@@ -11,6 +11,7 @@ anyone restarting anything by hand. (The broker comes back empty: the supervisor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -152,7 +153,7 @@ async def test_kill_9_of_postgres_and_broker_both_come_back_and_a_new_event_is_s
     try:
         for name in ("sequencer", "validator", "api"):
             sup.add(name, [name])
-        with Ticking(sup):
+        with _diagnosed(sup), Ticking(sup):
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{own.api_port}", timeout=10) as client:
                 await _post(client, first)
                 await wait_until(lambda: _is_sealed(own, first["id"]), timeout_s=90, what="the first event sealed")
@@ -182,6 +183,20 @@ async def test_kill_9_of_postgres_and_broker_both_come_back_and_a_new_event_is_s
         log.warning("service restarts by the supervisor: %s", {c.name: c.restarts for c in sup.children})
     finally:
         sup.stop_all()
+
+
+@contextlib.contextmanager
+def _diagnosed(sup: Supervisor) -> Iterator[None]:
+    """On a failure, add what the supervisor saw and the end of each child's log to the message."""
+    try:
+        yield
+    except AssertionError as e:
+        tails = []
+        for c in sup.children:
+            lines = c.log_path.read_text(errors="replace").splitlines() if c.log_path else []
+            tails.append(f"--- {c.name} ({c.state}, {c.restarts} restarts, last exit {c.last_exit}):\n"
+                         + "\n".join(line[:300] for line in lines[-30:]))
+        raise AssertionError(f"{e}\nsupervisor: {json.dumps(sup.snapshot())}\n" + "\n".join(tails)) from e
 
 
 async def _is_sealed(settings: Settings, event_id: object) -> bool:
