@@ -175,6 +175,10 @@ async def _read_topics(settings: Settings, conn: asyncpg.Connection, start: int,
                                 max_partition_fetch_bytes=FETCH_BYTES, fetch_max_bytes=(raw_parts + 1) * FETCH_BYTES)
     await consumer.start()  # assigned, never subscribed: it does not join the validators' group
     try:
+        existing = await consumer.topics()  # first: tansu creates (4 partitions) any topic a client asks about
+        missing = [t for t in (topics.raw, topics.accepted) if t not in existing]
+        if missing:
+            raise LookupError(f"no topic {', '.join(missing)} (`coalchain topics` creates the topics)")
         committed = {tp: await consumer.committed(tp) or 0 for tp in raw}
         consumer.assign([*raw, acc])
         for tp, offset in committed.items():
