@@ -1,7 +1,8 @@
 """``coalchain api --workers 2``: several processes on one port, as one API — events accepted by any worker,
-a challenge from one answered at another, a session from one good at every other, and a challenge good once
-only, whichever worker sees it again. Each request goes over a new connection, so the kernel hands them to
-both workers; per-process keys or used sets would make some of these fail."""
+a challenge from one answered at another, a session from one good at every other, a challenge good once
+only, whichever worker sees it again, and a worker killed is started again. Each request goes over a new
+connection, so the kernel hands them to both workers; per-process keys or used sets would make some of these
+fail."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import base64
 import itertools
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -32,6 +34,7 @@ pytestmark = pytest.mark.integration
 
 WORKERS = 2
 ROUNDS = 12
+KILLED_NOTE = "exited with -9; starting it again"
 
 
 def worker_pids(pid: int) -> list[int]:
@@ -45,6 +48,13 @@ def worker_pids(pid: int) -> list[int]:
             if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
                 children.append(int(d.name))
     return children
+
+
+def age_s(pid: int) -> float:
+    """Seconds since process ``pid`` started (``/proc/<pid>/stat`` start time vs ``/proc/uptime``)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    start_ticks = int(stat[stat.rindex(")") + 2:].split()[19])
+    return float(Path("/proc/uptime").read_text().split()[0]) - start_ticks / os.sysconf("SC_CLK_TCK")
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +76,8 @@ def api(deployment: Settings, tmp_path_factory: pytest.TempPathFactory) -> Itera
     finally:
         devstack.stop_process(proc, "api --workers", timeout_s=30)
     assert proc.returncode == 0, log.read_text(errors="replace")[-3000:]
-    assert "Traceback" not in log.read_text(errors="replace"), log.read_text(errors="replace")[-3000:]
+    text = log.read_text(errors="replace")
+    assert "Traceback" not in text and KILLED_NOTE in text, text[-3000:]
 
 
 def fresh(url: str) -> httpx.Client:
@@ -104,3 +115,24 @@ def test_sign_in_and_sessions_hold_across_workers_and_a_challenge_is_good_once(a
         replays = [client.post("/v1/auth/session", json=a) for a in answers for _ in range(2)]
     assert [r.status_code for r in replays] == [401] * 2 * ROUNDS
     assert all("already used" in r.text for r in replays)
+
+
+def test_a_worker_that_dies_is_started_again_and_the_api_keeps_answering(api: tuple[str, int],
+                                                                         deployment: Settings) -> None:
+    from services.api.cli import STARTUP_S
+
+    url, pid = api
+    before = worker_pids(pid)
+    time.sleep(max(0.0, STARTUP_S + 1 - age_s(before[0])))  # past its start-up: a crash, not a failed start
+    os.kill(before[0], signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        now = worker_pids(pid)
+        if len(now) == WORKERS and before[0] not in now:
+            break
+        time.sleep(0.2)
+    assert len(now) == WORKERS and before[0] not in now and before[1] in now, (before, now)
+    batch = list(itertools.islice(simulate(SimConfig(seed=SEED, start=START)), ROUNDS, 2 * ROUNDS))
+    with fresh(url) as client:
+        answers = [client.post("/v1/events", json=e) for e in batch]
+    assert [a.status_code for a in answers] == [202] * ROUNDS, [a.text for a in answers]
