@@ -43,9 +43,6 @@ BACKOFF_BASE_S = 1.0  # the second fast exit in a row waits this long before the
 BACKOFF_MAX_S = 60.0  # ...up to this; a service is never given up on
 HEALTHY_RUN_S = 30.0  # a child that ran this long counts as healthy again: its next exit restarts it at once
 CRASH_LOOP_EXITS = 3  # this many fast exits in a row: reported as crash-looping (state file, readiness)
-# services that keep positions in topics and must read them again after the broker came back empty (memory
-# mode): a running sequencer would otherwise keep fetching beyond the end of the new, empty accepted topic
-RESTART_AFTER_BROKER_RESET = frozenset({"sequencer", "views"})
 
 
 def backoff_s(fast_exits: int) -> float:
@@ -68,10 +65,6 @@ class Child:
     fast_exits: int = 0  # exits in a row, each within HEALTHY_RUN_S of its start
     last_exit: int | None = None  # its last exit status
     restart_at: float | None = None  # monotonic time of the scheduled restart (backing off), None: not waiting
-
-    @property
-    def command(self) -> str:
-        return next((a for a in self.argv if not a.startswith("-")), "")
 
     @property
     def state(self) -> str:
@@ -236,14 +229,8 @@ class Supervisor:
             for child in paused:
                 if child.process is not None and child.process.poll() is None:
                     child.process.send_signal(signal.SIGCONT)
-        again = [c for c in self.children if c.command in RESTART_AFTER_BROKER_RESET and c.process is not None]
-        if again:
-            log.warning("restarting %s: they held positions in the topics the broker lost",
-                        ", ".join(c.name for c in again))
-        for child in again:
-            devstack.stop_process(child.process, child.name, timeout_s=15)
-            child.restarts += 1
-            self.spawn(child)
+        # the services notice by themselves that the broker lost their topics (the sequencer, validators,
+        # replica and views read the new topics from their beginning): none is restarted for it
 
     def restart_all(self) -> None:
         """Stop every running child and start it again at once (used when an address they hold changed)."""

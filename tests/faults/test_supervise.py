@@ -4,8 +4,8 @@ An embedded PostgreSQL and a tansu broker started here (never the shared server 
 validator and the API run as children of :class:`services.up.Supervisor`, exactly as ``coalchain up`` runs
 them. kill -9 of the PostgreSQL postmaster and of the broker: the supervisor starts PostgreSQL again on the
 same data and the broker on the same port with its topics, and an event posted afterwards is sealed without
-anyone restarting anything by hand. (The broker comes back empty: the supervisor restarts the sequencer then,
-``services.up.RESTART_AFTER_BROKER_RESET``; the validator and the API carry on by themselves.)
+anyone restarting anything by hand. (The broker comes back empty; the sequencer and the API carry on by
+themselves; a validator that queried PostgreSQL while it was down exits, and the supervisor restarts it.)
 """
 
 from __future__ import annotations
@@ -155,10 +155,9 @@ async def test_kill_9_of_postgres_and_broker_both_come_back_and_a_new_event_is_s
             sup.add(name, [name])
         with _diagnosed(sup), Ticking(sup):
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{own.api_port}", timeout=10) as client:
-                # ten events before the kills, each its own verdict record: the ledger's last block consumes
-                # an accepted offset past the end the re-created topic will have when the sequencer restarts,
-                # which is how the sequencer tells the broker lost its data (services/sequencer/service.py:
-                # it does not yet tell when the new topic already holds as many records)
+                # ten events before the kills, each its own verdict record: the ledger's last block consumed
+                # an accepted offset well past the end of the re-created topic, which is how the sequencer
+                # tells that the broker lost its data (services/sequencer/service.py, by the offsets)
                 for e in firsts:
                     await _post(client, e)
                 await wait_until(lambda: _all_sealed(own, [str(e["id"]) for e in firsts]), timeout_s=90,
