@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -265,6 +266,7 @@ async def test_kill_9_of_every_process_at_random_points_loses_nothing_and_seals_
                 again = [publisher.acked[i] for i in report.missing]
                 for i in range(0, len(again), BATCH):
                     await publisher.send(client, again[i:i + BATCH], time.monotonic() + 120)
+        rules = await _rules_broken(fleet.settings.database_url, list(report.rejected))
         head = await ledger_height(fleet.settings.database_url)
         marks["reconciled"] = time.monotonic() - started
 
@@ -278,10 +280,11 @@ async def test_kill_9_of_every_process_at_random_points_loses_nothing_and_seals_
         replica_ok = await _verify(fleet.settings, fleet.replica_url)
         kills, exits = dict(fleet.kills), dict(fleet.exits)
     lost = len(report.missing)
+    reasons = {**collections.Counter(report.rejected.values()), **rules}
     log.warning("kill -9 soak: %d kills %s; %d processes exited by themselves %s; %d events acknowledged, %d"
                 " resubmitted by id after broker kills, %d sealed, %d rejected %s, lost %d, duplicated %d; %.0f s"
                 " (%s)", sum(kills.values()), kills, sum(exits.values()), exits, len(publisher.acked), resubmitted,
-                len(report.sealed), len(report.rejected), dict(collections.Counter(report.rejected.values())), lost,
+                len(report.sealed), len(report.rejected), reasons, lost,
                 len(report.duplicated), time.monotonic() - started, {k: round(v) for k, v in marks.items()})
     assert set(kills) == set(KINDS) and sum(kills.values()) == ROUNDS
     assert lost == 0 and report.duplicated == [] and report.ok, report
@@ -289,6 +292,18 @@ async def test_kill_9_of_every_process_at_random_points_loses_nothing_and_seals_
     assert set(report.sealed) | set(report.rejected) == set(publisher.acked)
     assert ledger_ok.first_bad is None and replica_ok.first_bad is None
     assert ledger_ok.events == replica_ok.events >= len(report.sealed)
+
+
+async def _rules_broken(url: str, ids: list[str]) -> dict[str, int]:
+    """How many of ``ids`` each ledger rule rejected (from the stored rejections)."""
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch("SELECT detail->'errors'->0->>'rule' AS rule, count(DISTINCT event_id) AS n"
+                                " FROM event_rejections WHERE event_id = ANY($1::uuid[]) AND reason = 'rule'"
+                                " GROUP BY 1", ids)
+    finally:
+        await conn.close()
+    return {str(r["rule"]): int(r["n"]) for r in rows}
 
 
 def _api_up(url: str) -> Any:
