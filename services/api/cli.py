@@ -69,7 +69,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if not settings.api_session_key:  # one key for every worker: a session from one is good at all
         settings = settings.model_copy(update={"api_session_key": secrets.token_hex(32)})
-    sock = socket.create_server((host, port), backlog=settings.api_backlog)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # e.g. --host :: for every IPv6 address
+    sock = socket.create_server((host, port), family=family, backlog=settings.api_backlog)
     sock.set_inheritable(True)
     return Supervisor(settings, sock, workers, SharedUsedChallenges.create()).run()
 
