@@ -22,6 +22,18 @@ class Settings(BaseSettings):
 
     # PostgreSQL. Empty -> embedded server (pgserver) with data under ``home``/pgdata.
     database_url: str = Field("", validation_alias="DATABASE_URL")
+    # Least-privilege roles (docs/operations.md "Database roles"): the migrating role (DATABASE_URL) owns the
+    # tables; each service connects as its own role, DATABASE_URL with the user replaced by
+    # coalchain_<kind>_login and the password by db_password_<kind> (none: trust, a client certificate or
+    # ~/.pgpass). `coalchain migrate` sets each role's password given here. False: everything uses DATABASE_URL.
+    db_roles: bool = True
+    db_password_sequencer: str = ""
+    db_password_replica: str = ""
+    db_password_validator: str = ""
+    db_password_api: str = ""
+    db_password_views: str = ""
+    db_password_witness: str = ""
+    db_password_reader: str = ""
 
     # Kafka. Empty -> embedded tansu broker on 127.0.0.1:kafka_port.
     kafka_bootstrap_servers: str = ""

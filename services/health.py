@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
 
+from services import db
 from services.config import Settings
 from services.kafka import clients
 
@@ -21,9 +22,9 @@ class Check:
     detail: str
 
 
-async def check_database(settings: Settings, timeout_s: float = 3.0) -> Check:
+async def check_database(settings: Settings, timeout_s: float = 3.0, role: str | None = "reader") -> Check:
     try:
-        conn = await asyncio.wait_for(asyncpg.connect(settings.database_url), timeout_s)
+        conn = await asyncio.wait_for(asyncpg.connect(db.url_for(settings, role)), timeout_s)
         try:
             version = await conn.fetchval("SHOW server_version")
             height = None
@@ -53,8 +54,8 @@ async def check_broker(settings: Settings, timeout_s: float = 5.0) -> Check:
             await admin.close()
 
 
-async def check_all(settings: Settings) -> list[Check]:
-    return list(await asyncio.gather(check_database(settings), check_broker(settings)))
+async def check_all(settings: Settings, role: str | None = "reader") -> list[Check]:
+    return list(await asyncio.gather(check_database(settings, role=role), check_broker(settings)))
 
 
 @dataclass(frozen=True)
@@ -69,15 +70,15 @@ class Readiness:
         return all(c.ok for c in self.checks)
 
 
-async def readiness(settings: Settings) -> Readiness:
+async def readiness(settings: Settings, role: str | None = "reader") -> Readiness:
     """Broker and database reachable; views caught up, not stalled, not fed forgeries; sealing and validation
     not stalled while events wait; and, beside a running ``coalchain up``, no service crash-looping and its
     embedded servers up. Liveness (the process answers) is ``GET /livez``, which none of this turns red."""
     from services.pipeline_health import check_pipeline, check_supervisor  # (they import Check from here)
     from services.views.health import check_views
 
-    basics, views, pipeline = await asyncio.gather(check_all(settings), check_views(settings),
-                                                   check_pipeline(settings))
+    basics, views, pipeline = await asyncio.gather(check_all(settings, role), check_views(settings, role=role),
+                                                   check_pipeline(settings, role=role))
     checks = [*basics, views.check, pipeline.sealing, pipeline.validation]
     supervisor = check_supervisor(settings)
     if supervisor is not None:

@@ -37,6 +37,7 @@ from aiokafka.structs import ConsumerRecord
 from chain_anchor.errors import BadSignature, UnknownKey, VerdictFormatError
 from chain_anchor.keys import KeyRing
 from chain_anchor.verdict import decode_verdict, verify_verdict
+from services import db
 from services.config import Settings
 from services.health import Check
 from services.kafka import clients
@@ -74,7 +75,7 @@ class _Read:
     reset: bool = False  # the accepted topic ends before the ledger's last offset: the broker lost its data
 
 
-async def check_pipeline(settings: Settings, timeout_s: float = 5.0) -> PipelineHealth:
+async def check_pipeline(settings: Settings, timeout_s: float = 5.0, role: str | None = "reader") -> PipelineHealth:
     try:
         return await asyncio.wait_for(_check(settings), timeout_s)
     except Exception as e:  # any broker or database failure: cannot tell (the broker/database checks say why)
@@ -83,7 +84,7 @@ async def check_pipeline(settings: Settings, timeout_s: float = 5.0) -> Pipeline
 
 
 async def _check(settings: Settings) -> PipelineHealth:
-    conn = await asyncpg.connect(settings.database_url)
+    conn = await asyncpg.connect(db.url_for(settings, role))
     try:
         head = await _head(conn)
         start = 0 if head is None else int(head["last_offset"]) + 1

@@ -161,7 +161,7 @@ async def reconcile(settings: Settings, *, ids: Iterable[str] | None = None,
         part, off = _header(r, "raw-partition"), _header(r, "raw-offset")
         if part is not None and off is not None and part.isdigit() and off.isdigit():
             rejected_at_raw.add((int(part), int(off)))
-    conn = await db.connect(settings)
+    conn = await db.connect(settings, role="reader")
     try:
         rows = await conn.fetch("SELECT event_id::text AS id, count(*) AS n FROM ledger_events"
                                 " WHERE event_id = ANY($1::uuid[]) GROUP BY event_id", sorted(wanted))

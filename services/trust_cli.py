@@ -33,7 +33,7 @@ async def _participants(settings: Settings, genesis: dict[str, Any]) -> tuple[li
     """Genesis participants plus every registry event sealed in the ledger (registrations, rotations), and
     the sequencer key rotations stored with the ledger."""
     registry = from_genesis(genesis)
-    pool = await db.create_pool(settings, min_size=1, max_size=1)
+    pool = await db.create_pool(settings, role="reader", min_size=1, max_size=1)
     try:
         await fold_sealed_registry_events(registry, LedgerStore(pool))
         rotations = await stored_rotations(pool)

@@ -173,7 +173,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> Report:
         from services.validator.worker import load_registry
 
         load_registry(settings)
-    pool = await db.create_pool(settings, min_size=1, max_size=2)
+    # an explicit --database-url is used as given (an auditor's own credentials); else the read-only role
+    pool = await db.create_pool(settings, role=None if args.database_url else "reader", min_size=1, max_size=2)
     try:
         checker = checker or build_checker(args, settings, await stored_rotations(pool))
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -195,7 +196,7 @@ async def _against_cosigned(args: argparse.Namespace, settings: Settings) -> tup
     held = against.read_sources(args.cosigned or against.default_sources(settings.home), origin)
     if not held:
         return [], 0
-    pool = await db.create_pool(settings, min_size=1, max_size=1)
+    pool = await db.create_pool(settings, role=None if args.database_url else "reader", min_size=1, max_size=1)
     try:
         checker = build_checker(args, settings, None if args.trust else await stored_rotations(pool))
         keys = [NoteVerifier(origin, 1, k) for k in checker.sequencer_keys.values()]

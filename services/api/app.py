@@ -68,7 +68,7 @@ def create_app(settings: Settings, *, worker: int = 0, used_challenges: auth.Use
         app.state.worker = worker
         app.state.topics = Topics.from_settings(settings)
         async with contextlib.AsyncExitStack() as stack:
-            pool = await db.create_pool(settings, min_size=1, max_size=8)
+            pool = await db.create_pool(settings, role="api", min_size=1, max_size=8)
             stack.push_async_callback(pool.close)
             app.state.store = LedgerStore(pool)
             app.state.auth = auth.AuthService.from_settings(settings, app.state.store, used_challenges)

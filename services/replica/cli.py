@@ -24,6 +24,6 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     checker = build_checker(args, settings)  # the trust file first: a user's input is checked before connecting
-    asyncio.run(db.migrate_database(settings))
+    asyncio.run(db.ensure_migrated(settings, role="replica"))
     replica = Replica(settings, checker)
     return run_until_signalled(replica.run)

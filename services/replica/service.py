@@ -106,7 +106,7 @@ class Replica:
         return block.height > state.height + 1
 
     async def run(self, stop: asyncio.Event) -> None:
-        pool = await db.create_pool(self.settings, min_size=1, max_size=2)
+        pool = await db.create_pool(self.settings, role="replica", min_size=1, max_size=2)
         store = LedgerStore(pool)
         consumer = clients.consumer(self.settings)
         await consumer.start()

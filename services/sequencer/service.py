@@ -116,11 +116,11 @@ class Sequencer:
         return set(self.validators) != before
 
     async def run(self, stop: asyncio.Event) -> None:
-        lock_conn = await db.connect(self.settings)
+        lock_conn = await db.connect(self.settings, role="sequencer")
         try:
             if not await self._acquire_lock(lock_conn, stop):
                 return
-            pool = await db.create_pool(self.settings, min_size=1, max_size=2)
+            pool = await db.create_pool(self.settings, role="sequencer", min_size=1, max_size=2)
             try:
                 await self._lead(LedgerStore(pool), stop)
             finally:

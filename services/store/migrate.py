@@ -5,6 +5,11 @@ Files ``migrations/NNNN_name.sql`` are applied in order, each in its own transac
 recorded when it was applied stops :func:`migrate` (:class:`MigrationMismatch`): an applied migration is never
 edited, a change is a new file. Several processes may call :func:`migrate` at once: the advisory lock serialises them
 and the later ones find nothing left to do.
+
+The set of applied versions is what counts, not the highest one: a file numbered below one already applied (0006,
+added after 0021) is applied by the next run. After a run that applied anything, the grants of the service roles
+are (re)applied with ``coalchain_grant_privileges()`` (migration 0006): tables created by any migration, whatever
+its number, get them.
 """
 
 from __future__ import annotations
@@ -88,6 +93,10 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
                 )
             log.info("applied migration %04d_%s", mig.version, mig.name)
             applied.append(mig.version)
+        if applied and await conn.fetchval("SELECT to_regprocedure('coalchain_grant_privileges()') IS NOT NULL"):
+            async with conn.transaction():
+                await conn.execute("SELECT coalchain_grant_privileges()")
+            log.info("granted the service roles their privileges (docs/operations.md \"Database roles\")")
         return applied
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_ID)

@@ -181,7 +181,7 @@ class Validator:
         self._registry_due = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
-        pool = await db.create_pool(self.settings, min_size=1, max_size=2)
+        pool = await db.create_pool(self.settings, role="validator", min_size=1, max_size=2)
         store = LedgerStore(pool)
         consumer = clients.consumer(self.settings, group_id=self.settings.topic(GROUP_ID), max_poll_records=2000)
         consumer.subscribe([self.topics.raw], listener=self.positions)

@@ -19,7 +19,6 @@ from services import db
 from services.blockverify import BlockVerifier
 from services.config import Settings
 from services.runner import run_until_signalled
-from services.store.migrate import migrate
 from services.views.app import ViewsApp, fold_from_topic
 from services.views.postgres import ViewStore
 from services.views.worker import ViewsWorker
@@ -35,10 +34,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 async def serve(settings: Settings, stop: asyncio.Event, *, rebuild: bool = False,
                 ready: asyncio.Event | None = None) -> None:
     """Run the views worker until ``stop`` is set (or faust crashes, which raises)."""
-    pool = await db.create_pool(settings, min_size=1, max_size=4)
+    await db.ensure_migrated(settings, role="views")
+    pool = await db.create_pool(settings, role="views", min_size=1, max_size=4)
     try:
-        async with pool.acquire() as conn:
-            await migrate(conn)
         store = ViewStore(pool)
         if rebuild:
             await store.reset()
@@ -67,10 +65,9 @@ async def serve(settings: Settings, stop: asyncio.Event, *, rebuild: bool = Fals
 
 async def rebuild(settings: Settings) -> tuple[int, int]:
     """Empty the views and fold again to the ledger's height; return (views height, ledger height)."""
-    pool = await db.create_pool(settings, min_size=1, max_size=4)
+    await db.ensure_migrated(settings, role="views")
+    pool = await db.create_pool(settings, role="views", min_size=1, max_size=4)
     try:
-        async with pool.acquire() as conn:
-            await migrate(conn)
         store = ViewStore(pool)
         await store.reset()
         log.warning("views emptied: folding again from block 0")

@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 
+from services import db
 from services.config import Settings
 from services.views.postgres import NOTIFY_CHANNEL
 from services.views.queries import MAX_ROWS, ViewsReader
@@ -92,7 +93,7 @@ class ViewsFeed:
         if self._conn is not None and not self._conn.is_closed():
             return
         await self._close()
-        conn = await asyncpg.connect(self.settings.database_url)
+        conn = await asyncpg.connect(db.url_for(self.settings, "api"))  # in the API process
         await conn.add_listener(NOTIFY_CHANNEL, self._notified)
         self._conn = conn
         self._wake.set()  # catch up with whatever was committed while not listening

@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 
+from services import db
 from services.config import Settings
 from services.health import Check
 
@@ -28,9 +29,9 @@ class ViewsHealth:
     figures: dict[str, Any]
 
 
-async def check_views(settings: Settings, timeout_s: float = 3.0) -> ViewsHealth:
+async def check_views(settings: Settings, timeout_s: float = 3.0, role: str | None = "reader") -> ViewsHealth:
     try:
-        conn = await asyncio.wait_for(asyncpg.connect(settings.database_url), timeout_s)
+        conn = await asyncio.wait_for(asyncpg.connect(db.url_for(settings, role)), timeout_s)
         try:
             if await conn.fetchval("SELECT to_regclass('views_progress')") is None:
                 return ViewsHealth(Check("views", False, "no views tables (run `coalchain migrate`)"), {})

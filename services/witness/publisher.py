@@ -166,7 +166,7 @@ async def run_publisher(settings: Settings, stop: asyncio.Event, *, publish: boo
     config = load_witnesses_config(settings)
     if not config.witnesses:
         log.warning("no witnesses configured (%s): nothing to do", settings.witnesses_file or "home/witnesses.json")
-    pool: asyncpg.Pool = await db.create_pool(settings, min_size=1, max_size=2)
+    pool: asyncpg.Pool = await db.create_pool(settings, role="witness", min_size=1, max_size=2)
     producer = clients.producer(settings) if publish else None
     topic = Topics.from_settings(settings).checkpoints
     publisher = Publisher(LedgerStore(pool), config)

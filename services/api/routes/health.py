@@ -19,7 +19,7 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz")
 async def healthz(request: Request, response: Response) -> dict[str, Any]:
-    ready = await health.readiness(request.app.state.settings)
+    ready = await health.readiness(request.app.state.settings, role="api")
     if not ready.ok:
         response.status_code = 503
     body: dict[str, Any] = {"ok": ready.ok, "checks": {c.name: {"ok": c.ok, "detail": c.detail}

@@ -47,7 +47,7 @@ class ViewsState:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    pool = await db.create_pool(settings, min_size=1, max_size=4)
+    pool = await db.create_pool(settings, role="api", min_size=1, max_size=4)
     try:
         reader = ViewsReader(pool)
         feed = ViewsFeed(settings, reader)
