@@ -108,8 +108,9 @@ async def migrate_database(settings: Settings) -> list[int]:
     of each service role whose ``COALCHAIN_DB_PASSWORD_<KIND>`` is given; return the versions applied."""
     conn = await connect(settings)
     try:
-        applied = await migrate(conn)
-        await set_role_passwords(conn, settings)
+        applied = await migrate(conn, roles=settings.db_roles)
+        if settings.db_roles:
+            await set_role_passwords(conn, settings)
         return applied
     finally:
         await conn.close()

@@ -7,9 +7,9 @@ edited, a change is a new file. Several processes may call :func:`migrate` at on
 and the later ones find nothing left to do.
 
 The set of applied versions is what counts, not the highest one: a file numbered below one already applied (0006,
-added after 0021) is applied by the next run. After a run that applied anything, the grants of the service roles
-are (re)applied with ``coalchain_grant_privileges()`` (migration 0006): tables created by any migration, whatever
-its number, get them.
+added after 0021) is applied by the next run. After every run the service roles are created where missing and
+granted their privileges again (``coalchain_ensure_roles()``, ``coalchain_grant_privileges()``, migration 0006):
+tables created by any migration, whatever its number, get them, and so does a database restored without them.
 """
 
 from __future__ import annotations
@@ -57,8 +57,9 @@ def available() -> list[Migration]:
     return sorted(found, key=lambda m: m.version)
 
 
-async def migrate(conn: asyncpg.Connection) -> list[int]:
-    """Apply pending migrations; return the versions applied by this call."""
+async def migrate(conn: asyncpg.Connection, *, roles: bool = True) -> list[int]:
+    """Apply pending migrations; return the versions applied by this call. ``roles``: then create the service
+    roles that are missing and grant them their privileges (``COALCHAIN_DB_ROLES``)."""
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_ID)
     try:
         await conn.execute(
@@ -93,10 +94,12 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
                 )
             log.info("applied migration %04d_%s", mig.version, mig.name)
             applied.append(mig.version)
-        if applied and await conn.fetchval("SELECT to_regprocedure('coalchain_grant_privileges()') IS NOT NULL"):
+        if roles and await conn.fetchval("SELECT to_regprocedure('coalchain_grant_privileges()') IS NOT NULL"):
+            async with conn.transaction():
+                await conn.execute("SELECT coalchain_ensure_roles()")
             async with conn.transaction():
                 await conn.execute("SELECT coalchain_grant_privileges()")
-            log.info("granted the service roles their privileges (docs/operations.md \"Database roles\")")
+            log.debug("service roles present, their privileges granted")
         return applied
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_ID)

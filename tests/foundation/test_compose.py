@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from services import db
 from services.cli import COMMANDS, build_parser
 from services.kafka.topics import load_topics
 
@@ -27,7 +28,8 @@ def test_compose_parses_and_runs_kafka_in_kraft_mode_with_postgres() -> None:
     assert isinstance(env, dict) and "controller" in env["KAFKA_PROCESS_ROLES"]
     assert str(services["postgres"]["image"]).startswith("postgres:")
     for name, svc in services.items():  # every long-running service; the one-shot jobs are waited on instead
-        if name in ("topics", "migrate"):
+        if svc.get("restart") == "no":
+            assert name in ("topics", "migrate", "migrate-replica"), name
             continue
         check = svc.get("healthcheck")
         assert isinstance(check, dict) and check.get("test") and not check.get("disable"), f"{name}: no health check"
@@ -104,9 +106,43 @@ def test_docker_compose_config_accepts_both_files(tmp_path: Path) -> None:
     probe = subprocess.run([docker, "compose", "version"], capture_output=True) if docker else None
     if probe is None or probe.returncode != 0:
         pytest.skip("no `docker compose` client on this machine (docker without the compose plugin)")
-    env = {"POSTGRES_PASSWORD": "x", "COALCHAIN_DISPATCHER_TOKENS": "t", "PATH": "/usr/bin:/bin:/usr/local/bin"}
+    env = {"POSTGRES_PASSWORD": "x", "COALCHAIN_DISPATCHER_TOKENS": "t", "PATH": "/usr/bin:/bin:/usr/local/bin",
+           **{f"COALCHAIN_DB_PASSWORD_{k.upper()}": k for k in db.ROLES}}
     for files in (["docker-compose.yml"], ["docker-compose.yml", "docker-compose.kafka3.yml"]):
         args = [a for f in files for a in ("-f", str(ROOT / f))]
         done = subprocess.run([str(docker), "compose", *args, "config", "--quiet"], env=env, capture_output=True,
                               text=True, cwd=ROOT)
         assert done.returncode == 0, done.stderr
+
+
+# the role each long-running compose service connects as (services/db.py ROLES; chosen at its connect calls)
+SERVICE_ROLES = {"api": "api", "validator": "validator", "sequencer": "sequencer", "sequencer-standby": "sequencer",
+                 "replica": "replica", "views": "views"}
+
+
+def test_only_the_migrate_jobs_hold_the_owner_password_and_each_service_its_own_role_password() -> None:
+    services = _compose()
+    for name, svc in services.items():
+        if "command" not in svc:
+            continue
+        env = svc.get("environment")
+        assert isinstance(env, dict), name
+        url = str(env["DATABASE_URL"])
+        passwords = {k for k in env if k.startswith("COALCHAIN_DB_PASSWORD_")}
+        if svc["command"] == ["migrate"]:
+            assert "${POSTGRES_PASSWORD" in url, name
+            continue
+        assert "POSTGRES_PASSWORD" not in str(env) and url.startswith("postgresql://coalchain@"), name
+        if name in SERVICE_ROLES:
+            assert passwords == {f"COALCHAIN_DB_PASSWORD_{SERVICE_ROLES[name].upper()}"}, name
+        else:
+            assert name == "topics" and not passwords, name  # topics never connects to the database
+    assert set(SERVICE_ROLES) == {n for n, s in services.items() if "command" in s and s.get("restart") != "no"}
+    migrate_env = services["migrate"]["environment"]
+    assert isinstance(migrate_env, dict)
+    assert {f"COALCHAIN_DB_PASSWORD_{r.upper()}" for r in SERVICE_ROLES.values()} | {"COALCHAIN_DB_PASSWORD_READER"} \
+        <= set(migrate_env)  # migrate sets every password a service uses, and the reader's (status, verify)
+    replica = services["replica"]
+    assert "migrate-replica" in replica["depends_on"]  # type: ignore[operator]
+    replica_db = str(replica["environment"]["DATABASE_URL"]).rsplit("/", 1)[-1]  # type: ignore[index]
+    assert str(services["migrate-replica"]["environment"]["DATABASE_URL"]).endswith(f"/{replica_db}")  # type: ignore[index]

@@ -206,19 +206,24 @@ async def test_a_migration_numbered_below_the_applied_ones_is_applied_with_its_g
         assert await conn.fetchval("SELECT has_table_privilege('coalchain_witness', 'ledger_cosigned_checkpoints',"
                                    " 'INSERT')")
         assert await migrate(conn) == []
+        # a database restored without its privileges (pg_restore --no-privileges): `coalchain migrate` restores them
+        await conn.execute("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM coalchain_api, coalchain_sequencer")
+        assert await migrate(conn) == []
+        assert await conn.fetchval("SELECT has_table_privilege('coalchain_api', 'event_rejections', 'INSERT')")
+        assert await conn.fetchval("SELECT has_table_privilege('coalchain_sequencer', 'ledger_blocks', 'INSERT')")
     finally:
         await conn.close()
         await drop_database(pg_admin_url, name)
 
 
 async def test_concurrent_first_creation_of_the_roles_in_several_databases(pg_admin_url: str) -> None:
-    """Roles are cluster-wide and the migration lock is per database: 0006's role block, run at once in four
-    databases under a fresh role prefix (so the roles really do not exist yet), creates each role once and
-    fails in none of them."""
-    block = re.search(r"DO \$\$.*?END \$\$;", next(m.sql for m in available() if m.version == 6), re.S)
-    assert block is not None and "CREATE ROLE" in block.group(0)
+    """Roles are cluster-wide and the migration lock is per database: 0006's coalchain_ensure_roles, run at once
+    in four databases under a fresh role prefix (so the roles really do not exist yet), creates each role once
+    and fails in none of them (without its exception handlers three of the four fail: unique_violation)."""
+    function = re.search(r"CREATE OR REPLACE FUNCTION coalchain_ensure_roles.*?END \$\$;",
+                         next(m.sql for m in available() if m.version == 6), re.S)
+    assert function is not None and "CREATE ROLE" in function.group(0)
     prefix = f"ccrace{uuid.uuid4().hex[:6]}_"
-    sql = block.group(0).replace("'coalchain_'", f"'{prefix}'")
     names = [f"cc_roles_race_{uuid.uuid4().hex[:6]}" for _ in range(4)]
     admin = await asyncpg.connect(pg_admin_url)
     conns: list[asyncpg.Connection] = []
@@ -226,8 +231,10 @@ async def test_concurrent_first_creation_of_the_roles_in_several_databases(pg_ad
         for n in names:
             await admin.execute(f'CREATE DATABASE "{n}"')
         conns = [await asyncpg.connect(db.with_database(pg_admin_url, n)) for n in names]
-        # each block is its own transaction: the later ones wait on the first's uncommitted roles, then meet them
-        await asyncio.gather(*(c.execute(sql) for c in conns))
+        for c in conns:
+            await c.execute(function.group(0))
+        # each call is its own transaction: the later ones wait on the first's uncommitted roles, then meet them
+        await asyncio.gather(*(c.execute("SELECT coalchain_ensure_roles($1)", prefix) for c in conns))
         made = await admin.fetch("SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname LIKE $1 ORDER BY 1",
                                  prefix + "%")
         assert len(made) == 2 * len(db.ROLES)
@@ -277,3 +284,48 @@ async def test_migrate_sets_the_passwords_given_as_scram_verifiers(ledger_db: st
         await conn.close()
     with pytest.raises(ValueError, match="ASCII"):
         db.scram_sha256_verifier("煤炭")
+
+
+async def test_the_compose_init_script_keeps_each_role_to_its_database(pg_admin_url: str) -> None:
+    """infra/postgres-init.sql, as the postgres image runs it (psql, one statement at a time), under scratch
+    database names: the replica role reaches only the replica's database, the sequencer only the ledger's."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    psql = shutil.which("psql")
+    if psql is None:
+        pytest.skip("no psql client")
+    main, rep = f"cc_init_{uuid.uuid4().hex[:6]}", f"cc_init_rep_{uuid.uuid4().hex[:6]}"
+    sql = (Path(__file__).resolve().parents[2] / "infra" / "postgres-init.sql").read_text(encoding="utf-8")
+    assert "CREATE DATABASE coalchain_replica OWNER coalchain;" in sql
+    sql = (sql.replace("DATABASE coalchain_replica", f"DATABASE {rep}")
+           .replace("DATABASE coalchain ", f"DATABASE {main} ").replace("OWNER coalchain", "OWNER postgres"))
+    admin_main = db.with_database(pg_admin_url, main)
+    admin = await asyncpg.connect(pg_admin_url)
+    await admin.execute(f'CREATE DATABASE "{main}"')
+    try:
+        done = subprocess.run([psql, "-v", "ON_ERROR_STOP=1", "-q", admin_main], input=sql, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        for url in (admin_main, db.with_database(pg_admin_url, rep)):
+            conn = await asyncpg.connect(url)
+            try:
+                await migrate(conn)
+            finally:
+                await conn.close()
+        allowed = {(main, "sequencer"), (main, "api"), (main, "reader"), (rep, "replica"), (rep, "reader")}
+        for name in (main, rep):
+            for kind in ("sequencer", "api", "replica", "reader"):
+                s = role_settings(db.with_database(pg_admin_url, name))
+                if (name, kind) in allowed:
+                    conn = await db.connect(s, role=kind)
+                    assert await conn.fetchval("SELECT count(*) FROM ledger_blocks") == 0
+                    await conn.close()
+                else:
+                    with pytest.raises(OSError, match="permission denied for database"):
+                        await db.connect(s, role=kind)
+    finally:
+        for name in (main, rep):
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

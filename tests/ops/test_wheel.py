@@ -63,6 +63,9 @@ def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return venv
 
 
+ONE_SHOT = ("topics", "migrate", "migrate-replica")
+
+
 def compose_commands() -> dict[str, list[str]]:
     doc = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
     return {name: [str(c) for c in svc["command"]] for name, svc in doc["services"].items() if "command" in svc}
@@ -157,8 +160,9 @@ async def _run_compose_commands(wheel_venv: Path, deploy: Path, settings: Settin
     assert str(wheel_venv) in where and str(ROOT) not in where
 
     commands = compose_commands()
-    for job in ("topics", "migrate"):  # the one-shot jobs
-        done = subprocess.run([coalchain, *commands[job]], env=env, cwd=empty, capture_output=True, text=True,
+    for job in ONE_SHOT:  # the one-shot jobs
+        job_env = {**env, "DATABASE_URL": replica_url} if job == "migrate-replica" else env
+        done = subprocess.run([coalchain, *commands[job]], env=job_env, cwd=empty, capture_output=True, text=True,
                               timeout=120)
         assert done.returncode == 0, f"{job}: {done.stdout}{done.stderr}"
     assert "created topics: w" in subprocess.run(  # idempotent, and the topics came from the packaged file
@@ -167,7 +171,7 @@ async def _run_compose_commands(wheel_venv: Path, deploy: Path, settings: Settin
 
     ports: dict[str, int] = {}
     for name, command in commands.items():
-        if name in ("topics", "migrate"):
+        if name in ONE_SHOT:
             continue
         port = devstack.free_port()
         ports[name] = port

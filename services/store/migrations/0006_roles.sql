@@ -16,51 +16,57 @@
 -- the same moment (the migration lock is per database), so a role another migration created meanwhile is not
 -- an error. Roles that already exist (created with passwords by the operator beforehand) are left as they are.
 --
--- The grants live in coalchain_grant_privileges(), which the migration runner calls after every run that
--- applied something: this file's number is lower than migrations shipped before it, so on a new database it
--- runs before the tables of 0007 and later exist. A later migration changing the grants replaces the function.
+-- This file only defines two functions; the migration runner (services/store/migrate.py) calls both after
+-- every run, whether it applied anything or not: this file's number is lower than migrations shipped before
+-- it, so on a new database it runs before the tables of 0007 and later exist; a database restored without
+-- its privileges (pg_restore --no-privileges), or into a cluster without the roles, gets them back from
+-- `coalchain migrate`. A later migration changing the roles or grants replaces the functions.
 
-DO $$
+-- Creates the roles that are missing; the runner calls it (and the next function) after every run. A prefix
+-- other than the default is for tests only.
+CREATE OR REPLACE FUNCTION coalchain_ensure_roles(prefix text DEFAULT 'coalchain_') RETURNS void
+LANGUAGE plpgsql AS $$
 DECLARE
     kind text;
     grp text;
     usr text;
 BEGIN
     FOREACH kind IN ARRAY ARRAY['sequencer', 'replica', 'validator', 'api', 'views', 'witness', 'reader'] LOOP
-        grp := 'coalchain_' || kind;
+        grp := prefix || kind;
         usr := grp || '_login';
-        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = grp) THEN
-            BEGIN
-                EXECUTE format('CREATE ROLE %I NOLOGIN', grp);
-            EXCEPTION WHEN duplicate_object OR unique_violation THEN  -- made meanwhile by another database's run
-                NULL;
-            END;
-        END IF;
-        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = usr) THEN
-            BEGIN
-                EXECUTE format('CREATE ROLE %I LOGIN INHERIT', usr);
-            EXCEPTION WHEN duplicate_object OR unique_violation THEN
-                NULL;
-            END;
-        END IF;
-        IF NOT EXISTS (SELECT FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
-                       JOIN pg_roles u ON u.oid = m.member WHERE g.rolname = grp AND u.rolname = usr) THEN
-            BEGIN
-                EXECUTE format('GRANT %I TO %I', grp, usr);
-            EXCEPTION WHEN duplicate_object OR unique_violation THEN
-                NULL;
-            END;
-        END IF;
+        BEGIN
+            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = grp) THEN
+                BEGIN
+                    EXECUTE format('CREATE ROLE %I NOLOGIN', grp);
+                EXCEPTION WHEN duplicate_object OR unique_violation THEN  -- made meanwhile by another database's run
+                    NULL;
+                END;
+            END IF;
+            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = usr) THEN
+                BEGIN
+                    EXECUTE format('CREATE ROLE %I LOGIN INHERIT', usr);
+                EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                    NULL;
+                END;
+            END IF;
+            IF NOT EXISTS (SELECT FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+                           JOIN pg_roles u ON u.oid = m.member WHERE g.rolname = grp AND u.rolname = usr) THEN
+                BEGIN
+                    EXECUTE format('GRANT %I TO %I', grp, usr);
+                EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                    NULL;
+                END;
+            END IF;
+        EXCEPTION WHEN insufficient_privilege THEN
+            RAISE EXCEPTION 'the migrating role % cannot create the role % or make % a member of it', current_user,
+                grp, usr
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'create the roles beforehand (docs/operations.md "Database roles"), give the migrating'
+                             ' role CREATEROLE, or set COALCHAIN_DB_ROLES=false';
+        END;
     END LOOP;
 END $$;
-
--- PostgreSQL 15 and later already refuse CREATE in schema public to PUBLIC; older servers did not.
-DO $$
-BEGIN
-    REVOKE CREATE ON SCHEMA public FROM PUBLIC;
-EXCEPTION WHEN insufficient_privilege THEN  -- the migrating role does not own schema public: leave it
-    RAISE NOTICE 'schema public is not owned by %: CREATE on it left as it is', current_user;
-END $$;
+REVOKE ALL ON FUNCTION coalchain_ensure_roles(text) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION coalchain_grant_privileges() RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
@@ -105,5 +111,3 @@ BEGIN
     END LOOP;
 END $$;
 REVOKE ALL ON FUNCTION coalchain_grant_privileges() FROM PUBLIC;
-
-SELECT coalchain_grant_privileges();
