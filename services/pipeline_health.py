@@ -77,13 +77,13 @@ class _Read:
 
 async def check_pipeline(settings: Settings, timeout_s: float = 5.0, role: str | None = "reader") -> PipelineHealth:
     try:
-        return await asyncio.wait_for(_check(settings), timeout_s)
+        return await asyncio.wait_for(_check(settings, role), timeout_s)
     except Exception as e:  # any broker or database failure: cannot tell (the broker/database checks say why)
         detail = f"cannot tell: {type(e).__name__}: {e}"[:300]
         return PipelineHealth(Check("sealing", False, detail), Check("validation", False, detail), {})
 
 
-async def _check(settings: Settings) -> PipelineHealth:
+async def _check(settings: Settings, role: str | None) -> PipelineHealth:
     conn = await asyncpg.connect(db.url_for(settings, role))
     try:
         head = await _head(conn)
