@@ -8,6 +8,7 @@ import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -291,7 +292,6 @@ async def test_the_compose_init_script_keeps_each_role_to_its_database(pg_admin_
     database names: the replica role reaches only the replica's database, the sequencer only the ledger's."""
     import shutil
     import subprocess
-    from pathlib import Path
 
     psql = shutil.which("psql")
     if psql is None:
@@ -329,3 +329,38 @@ async def test_the_compose_init_script_keeps_each_role_to_its_database(pg_admin_
         for name in (main, rep):
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def test_a_password_set_by_migrate_authenticates_with_scram(tmp_path: Path) -> None:
+    """On a server that asks the reader role for a SCRAM password (an embedded PostgreSQL started here, never
+    the shared one): the password `migrate` set lets the service in; a wrong one and none are refused."""
+    from services import devstack
+
+    pg = devstack.EmbeddedPostgres(tmp_path / "pgdata").start()
+    try:
+        s = Settings(DATABASE_URL=pg.url(), db_password_reader="Tr0ub4dor&3-horse")
+        assert 6 in await db.migrate_database(s)
+        admin = await asyncpg.connect(pg.url())
+        try:
+            hba = Path(await admin.fetchval("SHOW hba_file"))
+            hba.write_text("local all coalchain_reader_login scram-sha-256\n" + hba.read_text(encoding="utf-8"),
+                           encoding="utf-8")
+            await admin.execute("SELECT pg_reload_conf()")
+        finally:
+            await admin.close()
+        for _ in range(50):  # the postmaster re-reads pg_hba.conf on SIGHUP, asynchronously
+            try:
+                await (await db.connect(s.model_copy(update={"db_password_reader": ""}), role="reader")).close()
+            except OSError:
+                break
+            await asyncio.sleep(0.1)
+        conn = await db.connect(s, role="reader")
+        try:
+            assert await conn.fetchval("SELECT current_user") == "coalchain_reader_login"
+        finally:
+            await conn.close()
+        for bad in ("wrong", ""):
+            with pytest.raises(OSError, match=r"password authentication failed|no password"):
+                await db.connect(s.model_copy(update={"db_password_reader": bad}), role="reader")
+    finally:
+        pg.stop()
