@@ -119,6 +119,9 @@ async def _one_size(st: Stack, opts: Options, result: Result, templates: list[Re
     if lo is not None and hi is not None and hi.sealed > lo.sealed:
         per = per_event_us(lo.cpu, hi.cpu, hi.sealed - lo.sealed)
         for name, us in sorted(per.items()):
+            if us <= 0:  # a process with no CPU tick in a tiny run (clock ticks are 10 ms): in details only
+                result.details.setdefault(f"cpu_us_per_event_{size}", {})[name] = us
+                continue
             result.add(f"cpu_us_per_event_{name.replace(' ', '_')}_{size}", f"CPU per sealed event, {name} @ {label}",
                        us, "µs/event", vs=["cpu_floor_sequencer_us"] if "cpu_floor_sequencer_us" in result.ceilings
                        else [], higher_is_better=False, headline=name == "all processes")
