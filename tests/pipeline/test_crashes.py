@@ -8,7 +8,8 @@ Load: batches of events POSTed to the api's ``/v1/events``; an id counts as ackn
 answered 202. A broker kill loses what the in-memory broker held, including acknowledged events: the
 publisher then does what docs/operations.md documents — resubmits by id what ``services.reconcile`` reports
 as neither sealed nor rejected — until nothing is missing. A process that dies by itself (e.g. while the
-broker or the database is away) is restarted, as ``coalchain up`` would, and counted.
+broker or the database is away) is restarted, as ``coalchain up`` would, and counted; like it, the services are
+paused (SIGSTOP) while a killed broker comes back and its topics are created again.
 
 Short form by default (every kind killed at least once); ``COALCHAIN_SOAK=1`` runs the long form (120 kills
 at random). The figures (kills per kind, acknowledged, resubmitted, lost, duplicated) are logged at the end.
@@ -41,6 +42,7 @@ from services.kafka.topics import ensure_topics
 from services.reconcile import Report, reconcile
 from services.store.migrate import create_database
 from services.store.postgres import LedgerStore
+from services.up import wrong_partition_counts
 from services.verify import verify_ledger
 from tests.pipeline.helpers import pgdata_dir, tree_size, wait_until
 from tests.pipeline.test_end_to_end import checker, sim_events
@@ -101,8 +103,24 @@ class Fleet:
             self.broker.process.send_signal(signal.SIGKILL)
             self.broker.process.wait(10)
             await asyncio.sleep(random.uniform(0.0, 0.5))
-            self.broker.start(self.logs / "tansu.log")
-            await ensure_topics(self.settings)  # as `coalchain up` does before it starts the services
+            # as `coalchain up` does (services/up.py): the services paused while the broker comes back with its
+            # topics — tansu creates a topic that a client merely asks about, with 4 partitions
+            alive = [p for p in self.procs.values() if p.poll() is None]
+            for p in alive:
+                p.send_signal(signal.SIGSTOP)
+            try:
+                for _ in range(3):
+                    self.broker.start(self.logs / "tansu.log")
+                    await ensure_topics(self.settings)
+                    wrong = await wrong_partition_counts(self.settings)
+                    if not wrong:
+                        break
+                    log.warning("the restarted broker has %s; restarting it again", wrong)
+                    self.broker.stop()
+                assert not wrong, wrong
+            finally:
+                for p in alive:
+                    p.send_signal(signal.SIGCONT)
             return
         if name == "postgres":
             pid = self.pg.pid
