@@ -79,10 +79,10 @@ def decode_signature(value: object) -> bytes:
     if not isinstance(value, str) or len(value) != _SIGNATURE_B64_LENGTH:
         raise EventSignatureError("'signature' must be 88 characters of padded base64 (64 bytes)")
     try:
-        raw = base64.b64decode(value, validate=True)
-    except binascii.Error as e:
+        raw = binascii.a2b_base64(value, strict_mode=True)  # non-ASCII text: ValueError
+    except ValueError as e:
         raise EventSignatureError("'signature' is not valid base64") from e
-    if len(raw) != _SIGNATURE_SIZE or base64.b64encode(raw).decode("ascii") != value:
+    if len(raw) != _SIGNATURE_SIZE or binascii.b2a_base64(raw, newline=False) != value.encode("ascii"):
         raise EventSignatureError("'signature' is not the canonical base64 of 64 bytes")
     return raw
 
@@ -96,13 +96,31 @@ def verify_prevalidated_event(envelope: Mapping[str, object], keyring: KeyRing) 
     """:func:`verify_event`, then return :func:`leaf_bytes` — without the type scan, for validators.
 
     The caller guarantees that ``envelope`` is inside the fast domain of
-    :func:`~chain_anchor.canonical.canonicalize_prevalidated` (e.g. it passed ``schemas.validate``): the
-    unsigned envelope and the leaf are each encoded once by the fast encoder. Raises what
-    :func:`verify_event` raises.
+    :func:`~chain_anchor.canonical.canonicalize_prevalidated` (e.g. it passed ``schemas.validate``). Every
+    byte is encoded once: the top-level members that sort before ``sigkeyid`` and those that sort after
+    ``signature`` are encoded as two objects, and the unsigned envelope and the leaf are both made of those
+    two texts (JCS sorts members, so the two signature attributes sit between them, and their values, hex
+    and base64 checked above, need no escaping). A member name that sorts between the two attributes
+    (``"sigl"``) has them apart: then both texts are encoded whole. Raises what :func:`verify_event` raises.
     """
     sig_key_id = envelope.get(SIGKEYID_ATTRIBUTE)
     if not is_key_id(sig_key_id):
         raise EventSignatureError("'sigkeyid' must be 64 lower-case hex characters")
-    signature = decode_signature(envelope.get(SIGNATURE_ATTRIBUTE))
-    keyring.verify(sig_key_id, signature, TAG_EVENT + canonicalize_prevalidated(_unsigned(envelope)))
-    return canonicalize_prevalidated(envelope if isinstance(envelope, dict) else dict(envelope))
+    signature_text = envelope.get(SIGNATURE_ATTRIBUTE)
+    signature = decode_signature(signature_text)
+    assert isinstance(signature_text, str)  # decode_signature checked it
+    before: dict[str, object] = {}
+    after: dict[str, object] = {}
+    for key, value in envelope.items():
+        if key < SIGKEYID_ATTRIBUTE:
+            before[key] = value
+        elif key > SIGNATURE_ATTRIBUTE:
+            after[key] = value
+        elif key != SIGKEYID_ATTRIBUTE and key != SIGNATURE_ATTRIBUTE:
+            keyring.verify(sig_key_id, signature, TAG_EVENT + canonicalize_prevalidated(_unsigned(envelope)))
+            return canonicalize_prevalidated(envelope if isinstance(envelope, dict) else dict(envelope))
+    opening = canonicalize_prevalidated(before)[:-1]  # '{' + the members before
+    closing = canonicalize_prevalidated(after)[1:]  # the members after + '}'
+    keyring.verify(sig_key_id, signature, b"".join((TAG_EVENT, opening, b"," if before and after else b"", closing)))
+    return b"".join((opening, b"," if before else b"", b'"sigkeyid":"', sig_key_id.encode("ascii"),
+                     b'","signature":"', signature_text.encode("ascii"), b'"', b"," if after else b"", closing))

@@ -35,7 +35,7 @@ import msgspec
 
 from schemas.errors import ErrorItem, SchemaError
 
-__all__ = ["MAX_DEPTH", "MAX_INTEGER_DIGITS", "JSONError", "loads"]
+__all__ = ["MAX_DEPTH", "MAX_INTEGER_DIGITS", "JSONError", "loads", "loads_within_schema_limits"]
 
 MAX_DEPTH = 32
 """Deepest nesting of objects and arrays accepted (the top-level value is depth 1)."""
@@ -110,6 +110,25 @@ def loads(raw: bytes | bytearray | memoryview | str, *, max_depth: int = MAX_DEP
 
 
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+
+
+def loads_within_schema_limits(data: bytes) -> Any:
+    """:func:`loads` for a caller that will refuse, by its own checks, any value that is too deep or holds a
+    long integer — and that calls :func:`loads` itself before it reports any refusal (``schemas.validate``:
+    every event schema bounds its integers to at most 12 digits and nests at most 5 levels, so a document
+    that passes them is within :data:`MAX_DEPTH` and :data:`MAX_INTEGER_DIGITS`).
+
+    Every other rule holds as in :func:`loads`: bytes in msgspec's own form (what signers and the gateway
+    write) cost one decode and one encode, which proves that no member name repeats; any other input is
+    handed to :func:`loads` whole, so what it returns or raises is :func:`loads`'s.
+    """
+    try:
+        value = _decode(data)
+    except (msgspec.DecodeError, RecursionError):
+        return loads(data)
+    if _encode(value) == data:
+        return value
+    return loads(data)
 
 
 def _too_deep(value: Any, max_depth: int) -> bool:

@@ -69,7 +69,17 @@ def validate(raw: bytes | bytearray | memoryview | str | Mapping[str, Any]) -> E
     used as is (not copied) and becomes ``Event.envelope``; another mapping is copied once (shallow). Values
     must be JSON types (dict, list, str, int, bool, None).
     """
-    envelope = _envelope_of(raw)
+    if isinstance(raw, bytes | bytearray | memoryview):
+        data = bytes(raw)
+        try:
+            return _validate(_object(ijson.loads_within_schema_limits(data)))
+        except SchemaError:
+            ijson.loads(data)  # I-JSON's refusals (depth, long integers) come before the schema's, as always
+            raise
+    return _validate(_envelope_of(raw))
+
+
+def _validate(envelope: dict[str, Any]) -> Event:
     compiled = _compiled_for(envelope)
     try:
         model = msgspec.convert(envelope, compiled.model)
@@ -124,6 +134,11 @@ def _envelope_of(raw: object) -> dict[str, Any]:
         doc = raw if type(raw) is dict else dict(raw)
     else:
         doc = raw
+    return _object(doc)
+
+
+def _object(doc: object) -> dict[str, Any]:
+    """A decoded document that must be an object: the envelope."""
     if type(doc) is not dict:
         raise SchemaError([ErrorItem(path="", rule="not_object",
                                      message=f"an event is a JSON object, not {_kind(doc)}")])

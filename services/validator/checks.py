@@ -107,19 +107,55 @@ class Checker:
                           event_id=event.id)
         except (BadSignature, EventSignatureError) as e:
             return Reject(Reason.BAD_SIGNATURE, str(e), event_id=event.id)
-        entry = schemas.event_type(event.type)
-        if not participant.roles & set(entry.publisher_roles):
+        policy = _policy(event.type)
+        entry = policy.entry
+        if participant.roles.isdisjoint(policy.roles):
             return Reject(Reason.FORBIDDEN_ROLE,
                           f"{participant.id} has roles {sorted(participant.roles)}; {event.name} needs one of"
                           f" {sorted(entry.publisher_roles)}", event_id=event.id)
         if entry.owner_kind is not None and "admin" not in participant.roles:
-            value = entry.owner(event.envelope)
+            value = policy.owner(event.envelope)
             if not owns(participant, entry.owner_kind, value):
                 return Reject(Reason.NOT_OWNER, f"{participant.id} may not publish {event.name} for"
                               f" {entry.owner_field}={value!r}", event_id=event.id)
         if now is not None and (late := self.check_time(event, now)) is not None:
             return late
         return Accept(event, leaf)
+
+
+@dataclass(frozen=True, slots=True)
+class _Policy:
+    """Who may publish an event type, ready for one event after another."""
+
+    entry: schemas.EventType
+    roles: frozenset[str]
+    owner_keys: tuple[str, ...] | None
+    """The member names of ``entry.owner_field`` when it names members only (no ``~`` escapes, no array
+    index): walked directly instead of parsing the pointer per event."""
+
+    def owner(self, envelope: dict[str, Any]) -> object:
+        if self.owner_keys is None:
+            return self.entry.owner(envelope)
+        node: object = envelope
+        for key in self.owner_keys:
+            if type(node) is not dict:
+                return None
+            node = node.get(key)
+        return node
+
+
+_POLICIES: dict[str, _Policy] = {}
+
+
+def _policy(type_: str) -> _Policy:
+    policy = _POLICIES.get(type_)
+    if policy is None:
+        entry = schemas.event_type(type_)
+        field = entry.owner_field
+        parts = tuple(field[1:].split("/")) if field else None
+        keys = parts if parts and field and "~" not in field and not any(p.isdigit() for p in parts) else None
+        policy = _POLICIES[type_] = _Policy(entry, frozenset(entry.publisher_roles), keys)
+    return policy
 
 
 def _schema_reject(e: schemas.SchemaError) -> Reject:

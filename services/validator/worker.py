@@ -10,6 +10,7 @@ then commit the consumed offsets: at-least-once; the sequencer removes the dupli
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 import uuid
@@ -42,6 +43,11 @@ log = logging.getLogger(__name__)
 GROUP_ID = "coalchain-validators"
 REGISTRY_REFRESH_S = 1.0
 REGISTRY_MISSES = (Reason.UNKNOWN_PARTICIPANT, Reason.UNKNOWN_KEY)
+GC_THRESHOLD = (50_000, 20, 10)
+"""The collector's thresholds while a validator runs. Checking one event allocates ~20 container objects
+(the decoded envelope, the typed model, the decision) that die with their batch; with Python's default
+(700, 10, 10) the collector walked them ~9 µs per event, with these ~1 µs (measured over 20,000 simulator
+events in 2,000-event batches). Cycles are still collected, just in larger steps."""
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 
 
@@ -181,6 +187,14 @@ class Validator:
         self._registry_due = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
+        thresholds = gc.get_threshold()
+        gc.set_threshold(*GC_THRESHOLD)
+        try:
+            await self._run(stop)
+        finally:
+            gc.set_threshold(*thresholds)
+
+    async def _run(self, stop: asyncio.Event) -> None:
         pool = await db.create_pool(self.settings, role="validator", min_size=1, max_size=2)
         store = LedgerStore(pool)
         consumer = clients.consumer(self.settings, group_id=self.settings.topic(GROUP_ID), max_poll_records=2000)

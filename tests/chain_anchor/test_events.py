@@ -140,6 +140,9 @@ def test_wrong_key() -> None:
         {"signature": "!" * 86 + "=="},
         {"signature": "A" * 87 + "="},  # 65 bytes
         {"signature": "A" * 85 + "B=="},  # non-canonical trailing bits
+        {"signature": "é" * 86 + "=="},  # not ASCII
+        {"signature": "A" * 40 + "==" + "A" * 46},  # padding inside
+        {"signature": "A" * 86 + "\n="},  # a line break
     ],
 )
 def test_malformed_signature_attributes(change: dict[str, Any]) -> None:

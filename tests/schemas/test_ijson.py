@@ -160,3 +160,70 @@ def test_the_fast_path_is_taken_for_msgspec_form(monkeypatch: pytest.MonkeyPatch
         value = json.loads(raw)
         assert loads(msgspec.json.encode(value)) == value
         assert loads(json.dumps(value, indent=1).encode()) == value
+
+
+def _widest(t: msgspec.inspect.Type, depth: int) -> tuple[int, int]:
+    """(deepest nesting of objects/arrays, most digits of an integer) a value of type ``t`` may have."""
+    if isinstance(t, msgspec.inspect.UnionType):
+        found = [_widest(x, depth) for x in t.types]
+        return max(f[0] for f in found), max(f[1] for f in found)
+    if isinstance(t, msgspec.inspect.StructType):
+        found = [_widest(f.type, depth + 1) for f in t.fields]
+        return max([depth + 1, *(f[0] for f in found)]), max([0, *(f[1] for f in found)])
+    if isinstance(t, msgspec.inspect.ListType | msgspec.inspect.SetType | msgspec.inspect.FrozenSetType
+                  | msgspec.inspect.VarTupleType):
+        inner = _widest(t.item_type, depth + 1)
+        return max(depth + 1, inner[0]), inner[1]
+    if isinstance(t, msgspec.inspect.IntType):
+        assert t.ge is not None and t.le is not None, f"an unbounded integer: {t}"
+        return depth, max(len(str(abs(t.ge))), len(str(abs(t.le))))
+    if isinstance(t, msgspec.inspect.LiteralType):
+        assert all(isinstance(v, str) for v in t.values), t
+        return depth, 0
+    allowed = (msgspec.inspect.StrType, msgspec.inspect.BoolType, msgspec.inspect.NoneType,
+               msgspec.inspect.DateType, msgspec.inspect.CustomType)
+    assert isinstance(t, allowed), f"a model admits {t}: schemas.validate's fast path assumes it cannot"
+    return depth, 0
+
+
+def test_every_event_schema_keeps_values_within_the_ijson_limits() -> None:
+    # schemas.validate skips loads's depth and integer-length scans for documents its models accept
+    # (ijson.loads_within_schema_limits): that is sound only while no model admits a deeper value, a longer
+    # integer, a float or an arbitrary value
+    for entry in schemas.catalogue():
+        deepest, digits = _widest(msgspec.inspect.type_info(entry.envelope_model), 0)
+        assert deepest <= MAX_DEPTH and digits <= MAX_INTEGER_DIGITS, entry.type
+
+
+def _with(raw: bytes, old: bytes, new: bytes) -> bytes:
+    assert raw.count(old) == 1
+    return raw.replace(old, new)
+
+
+def test_validate_names_the_ijson_rule_when_a_valid_event_breaks_it() -> None:
+    doc = next(d for _, d in valid_documents() if "quantity_kg" in d["data"])
+    raw = msgspec.json.encode(doc)  # msgspec's own form: the fast path
+    assert schemas.validate(raw).id == doc["id"]
+    quantity = b'"quantity_kg":%d' % doc["data"]["quantity_kg"]
+    cases = [
+        (_with(raw, quantity, b'"quantity_kg":' + b"7" * 25), "/data/quantity_kg", "integer-too-long"),
+        (_with(raw, quantity, b'"quantity_kg":' + b"[" * 40 + b"1" + b"]" * 40),
+         "/data/quantity_kg" + "/0" * (MAX_DEPTH - 2), "too-deep"),
+        (_with(raw, quantity, quantity + b"," + quantity), "/data/quantity_kg", "duplicate-key"),
+        (_with(raw, quantity, b'"quantity_kg":1e999'), "/data/quantity_kg", "number-out-of-range"),
+    ]
+    for bad, path, rule in cases:
+        for form in (bad, bytearray(bad), memoryview(bad)):
+            with pytest.raises(schemas.SchemaError) as e:
+                schemas.validate(form)
+            assert [(x.path, x.rule) for x in e.value.errors] == [(path, rule)], bad[:80]
+
+
+def test_a_valid_event_in_msgspec_form_costs_no_full_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    def full_loads_not_expected(*args: object, **kwargs: object) -> object:
+        raise AssertionError("ijson.loads (depth and integer scans) ran on a valid event")
+
+    monkeypatch.setattr(ijson, "loads", full_loads_not_expected)
+    for raw in _examples():
+        compact = msgspec.json.encode(json.loads(raw))
+        assert schemas.validate(compact).envelope == json.loads(raw)
