@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any
+import re
+import typing
+from typing import Annotated, Any
 
+import msgspec
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import schemas
 from schemas.slow import schema_errors
-from schemas.validation import fast_structure_ok
+from schemas.validation import _liftable_body, _table, fast_structure_ok
 from tests.schemas.examples_data import valid_documents
 
 DOCS = [doc for _, doc in valid_documents()]
@@ -45,7 +49,8 @@ def _variants(value: Any) -> list[Any]:
         return [*common, value + "\n", value + " ", value[:-1], value.upper(), value.lower(), value + "0",
                 "0" + value, value.replace("-", "/"), value.replace("0", "O"), value * 2, f"{value}\u00e9",
                 value.replace("T", "t"), value.replace("Z", "+00:00"), value[:10], "2025-02-29", "2024-02-29",
-                "2025-03-01T24:00:00Z", "2025-03-01T23:59:60Z", "12.3", "12.345", "100.00", "100.01", "-1.00"]
+                "2025-03-01T24:00:00Z", "2025-03-01T23:59:60Z", "12.3", "12.345", "100.00", "100.01", "-1.00",
+                value + "\x00", "\x00" + value, value[:1] + "\x00" + value[2:], value + "\x00" + value]
     if isinstance(value, list):
         return [*common, value + value[:1], value[:-1], [*value, None]]
     if isinstance(value, dict):
@@ -125,3 +130,54 @@ def test_arbitrary_json_never_escapes_as_library_errors(value: Any) -> None:
         schemas.validate(json.dumps(value))
     except schemas.SchemaError as e:
         assert e.errors
+
+
+def test_lifted_patterns_agree_with_their_originals_value_by_value() -> None:
+    # the fast path checks the envelope's patterns as one regex over the values joined by NUL
+    # (schemas.validation._compile): each value must pass alone exactly when it passes its own pattern
+    doc = DOCS[0]
+    compiled = _table()[doc["type"]]
+    assert set(compiled.lifted) == {"id", "source", "subject", "time", "sigkeyid", "signature"}
+    for name in compiled.lifted:
+        original = _PATTERNS[name]
+        for value in [doc[name], *(v for v in _variants(doc[name]) if isinstance(v, str))]:
+            mutated = {**doc, name: value}
+            ok = fast_structure_ok(mutated)
+            assert ok == _slow_ok(mutated), (name, value)
+            if re.search(original, value) is None:
+                assert not ok, (name, value)
+
+
+_PATTERNS = {f.name: typing.get_args(f.type)[1].pattern
+             for f in msgspec.structs.fields(schemas.event_type(DOCS[0]["type"]).envelope_model)
+             if typing.get_origin(f.type) is typing.Annotated}
+
+
+@pytest.mark.parametrize(("pattern", "body"), [
+    ("^[0-9a-f]{64}$(?!\\n)", "[0-9a-f]{64}"),
+    ("^(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)$(?!\\n)", "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+    ("^a+?b$(?!\\n)", "a+?b"),
+    ("^.{3}$(?!\\n)", None),  # "." matches NUL
+    ("^[^a]$(?!\\n)", None),  # so does a negated set
+    ("^\\W$(?!\\n)", None),  # and a category
+    ("^[\\x00-\\x1f]$(?!\\n)", None),  # and a range from NUL
+    ("^a\\x00$(?!\\n)", None),  # and NUL itself
+    ("^[a\\x00]$(?!\\n)", None),
+    ("^a(?=b)b$(?!\\n)", None),  # a look-ahead: not lifted
+    ("^(a)\\1$(?!\\n)", None),  # a back reference: not lifted
+    ("^a$", None),  # not the generated anchoring
+    ("[a-z]+$(?!\\n)", None),  # unanchored start: a search, not a fullmatch
+    ("^a|b$(?!\\n)", None),  # (^a)|(b$): a search for either
+    ("^(?:a|b)$(?!\\n)", "(?:a|b)"),
+])
+def test_only_patterns_that_cannot_match_nul_are_lifted(pattern: str, body: str | None) -> None:
+    assert _liftable_body(Annotated[str, msgspec.Meta(pattern=pattern)]) == body
+    if body is not None:
+        assert re.fullmatch(body, "x\x00y") is None
+
+
+def test_constrained_or_non_string_fields_are_not_lifted() -> None:
+    assert _liftable_body(Annotated[str, msgspec.Meta(pattern="^a$(?!\\n)", max_length=3)]) is None
+    assert _liftable_body(Annotated[int, msgspec.Meta(ge=1)]) is None
+    assert _liftable_body(Annotated[str, "not a Meta"]) is None
+    assert _liftable_body(str) is None
