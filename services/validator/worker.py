@@ -13,7 +13,6 @@ import asyncio
 import gc
 import logging
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -249,11 +248,11 @@ class Validator:
         accepted: list[VerdictEntry] = []
         for record, decision in zip(records, decisions, strict=True):
             if isinstance(decision, Accept):
-                self.stats.accepted += 1
-                metrics.event_accepted()
                 accepted.append(VerdictEntry(record.partition, record.offset, decision.leaf))
             elif decision is not None:
                 futures.append(await self._send_reject(producer, record, decision))
+        self.stats.accepted += len(accepted)
+        metrics.event_accepted(len(accepted))
         futures += await self._send_verdicts(producer, accepted)
         return futures
 
@@ -274,7 +273,7 @@ class Validator:
     async def _replays(self, store: LedgerStore, records: list[Record],
                        decisions: list[Decision]) -> list[Decision | None]:
         """Replace replays by Reject(REPLAY); drop redeliveries of already-sealed events (None)."""
-        ids = [uuid.UUID(d.event.id) for d in decisions if isinstance(d, Accept)]
+        ids = [d.event.id for d in decisions if isinstance(d, Accept)]  # canonical UUID text: schema-checked
         sealed = {str(k): v for k, v in (await store.sealed_positions(ids)).items()}
         out: list[Decision | None] = []
         for record, d in zip(records, decisions, strict=True):
