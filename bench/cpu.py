@@ -28,6 +28,30 @@ def cpu_seconds(pid: int) -> float | None:
         return None
 
 
+def parent_pids() -> dict[int, int]:
+    """Every live process's parent pid, from ``/proc/<pid>/stat``."""
+    parents: dict[int, int] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(d.name)] = int(stat[stat.rindex(")") + 2:].split()[1])
+    return parents
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (e.g. uvicorn's worker processes)."""
+    parents = parent_pids()
+    found, frontier = [pid], [pid]
+    while frontier:
+        children = [p for p, pp in parents.items() if pp in frontier]
+        found += children
+        frontier = children
+    return found
+
+
 @dataclass
 class CpuMeter:
     """Cumulative CPU seconds per named group of processes (a group: one child, or all backends)."""

@@ -41,7 +41,7 @@ from pathlib import Path
 import asyncpg
 
 from bench.common import RESULTS_DIR, console, percentile
-from bench.cpu import cpu_seconds
+from bench.cpu import cpu_seconds, descendants
 from bench.events import event_file
 from bench.profile import Profiler, summarize, summary_text
 from bench.stack import Stack, stack
@@ -180,24 +180,6 @@ async def offer(pool: Pool, requests: list[tuple[str, bytes]], rate: float, sink
     for task in tasks:
         task.cancel()
     return window
-
-
-def descendants(pid: int) -> list[int]:
-    """``pid`` and every process below it (uvicorn's worker processes), from /proc."""
-    parents: dict[int, int] = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                stat = (d / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(d.name)] = int(stat[stat.rindex(")") + 2:].split()[1])
-    found, frontier = [pid], [pid]
-    while frontier:
-        children = [p for p, pp in parents.items() if pp in frontier]
-        found += children
-        frontier = children
-    return found
 
 
 def cpu_of(pids: list[int]) -> float:

@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.cpu import parent_pids
 from schemas.refdata import refdata
 from services import devstack
 from services.config import Settings
@@ -38,16 +39,7 @@ KILLED_NOTE = "exited with -9; starting it again"
 
 
 def worker_pids(pid: int) -> list[int]:
-    children = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                stat = (d / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
-                children.append(int(d.name))
-    return children
+    return [p for p, parent in parent_pids().items() if parent == pid]
 
 
 def age_s(pid: int) -> float:
