@@ -77,8 +77,10 @@ class Rail:
 
     def _shares(self, orders: list[Order], target_kg: int) -> list[tuple[Order, int]]:
         """Wagons per order: the day's target split by buyer weight, each capped by what the order still
-        needs, what a capped order cannot take handed to the others (water-filling)."""
-        room = {o.order_id: math.ceil(o.plannable_kg / self._per_wagon_of(o)) for o in orders}
+        needs and by ``max_wagons_per_request``, what a capped order cannot take handed to the others
+        (water-filling)."""
+        cap = self.s.max_wagons_per_request
+        room = {o.order_id: min(cap, math.ceil(o.plannable_kg / self._per_wagon_of(o))) for o in orders}
         wagons = dict.fromkeys(room, 0)
         left = target_kg
         active = [o for o in orders if room[o.order_id] > 0]

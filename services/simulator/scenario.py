@@ -53,6 +53,9 @@ class Scenario(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename={
     wagon_tare_kg: dict[str, IntRange]
     wagon_number_range: dict[str, IntRange]
     min_wagons_per_request: int
+    max_wagons_per_request: int
+    """At most this many wagons on one WagonsRequested (≈ ten trains: what one railhead loads in a day; the
+    catalogue's maximum is 1,000). What the day's target cannot place under it stays unplanned."""
     allocation_shortfall_rate_bp: int
     allocation_shortfall_bp: IntRange
     train_speed_kmh: IntRange

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+import schemas
 from services.simulator import SimConfig, simulate
 from services.simulator.scenario import load_scenario
 from services.views.alerts import section_alerts
@@ -147,3 +148,20 @@ def test_every_shipment_arrives_within_the_transit_loss(week: tuple[MemoryViews,
             assert by_wagon[w["wagon_no"]] * (10_000 - worst_bp) // 10_000 <= w["net_weight_kg"] \
                 <= by_wagon[w["wagon_no"]]
         assert u["total_net_weight_kg"] <= sent["total_net_weight_kg"]
+
+
+def test_wagon_requests_stay_under_the_per_request_cap_when_demand_is_concentrated(tmp_path: Path) -> None:
+    """Found by `bench seal-throughput` at 1 M events: a day whose target fell on few plannable orders put
+    1,101 wagons on one WagonsRequested, above the catalogue's maximum (1,000), and the validators rejected
+    it. Three times the line's daily volume with the same orders forces that concentration every day."""
+    scenario = json.loads((Path(__file__).parents[2] / "services/simulator/scenario.json").read_text())
+    scenario["daily_rail_net_kg"] *= 3
+    path = tmp_path / "heavy.json"
+    path.write_text(json.dumps(scenario))
+    _, events = fold_week(path)
+    wagons = [e for e in events if _is(e, "WagonsRequested") or _is(e, "WagonsAllocated")]
+    assert wagons
+    cap = SCENARIO.max_wagons_per_request
+    assert max(e["data"]["wagons_requested"] for e in wagons) == cap, "the cap never bit: the test shows nothing"
+    for e in wagons:
+        schemas.validate(e)  # raises SchemaError naming the field
