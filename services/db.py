@@ -73,11 +73,20 @@ async def connect(settings: Settings, *, role: str | None = None) -> asyncpg.Con
     return conn
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """A pool reset that adds nothing to asyncpg's own (which rolls back an open transaction)."""
+
+
 async def create_pool(settings: Settings, *, role: str | None = None, min_size: int = 1,
-                      max_size: int = 8) -> asyncpg.Pool:
+                      max_size: int = 8, reset_session: bool = True) -> asyncpg.Pool:
+    """``reset_session=False``: a released connection keeps its session state instead of asyncpg's reset
+    query (advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL) — one round trip less per query through the pool.
+    Only for users that set no session state: no SET, advisory lock, LISTEN or cursor outside a transaction
+    (an open transaction is still rolled back)."""
     url = _url(settings, role)
+    reset = None if reset_session else _keep_session
     try:
-        pool: asyncpg.Pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size)
+        pool: asyncpg.Pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, reset=reset)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
         raise _unreachable(url, role if settings.db_roles else None, e) from e
     return pool

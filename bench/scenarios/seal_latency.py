@@ -20,6 +20,7 @@ from aiokafka import TopicPartition
 
 from bench.ceilings import Ceilings, scratch_topic
 from bench.common import Ceiling, Result, console, latency_summary, percentile
+from bench.cpu import per_event_us
 from bench.events import Record, event_file
 from bench.monitor import Monitor
 from bench.scenarios import Options
@@ -209,10 +210,15 @@ async def _measure(st: Stack, opts: Options, result: Result, records: list[Recor
 async def _one_rate(st: Stack, watcher: SealWatcher, mon: Monitor, batch: list[Record], rate: int,
                     result: Result) -> dict[str, Any]:
     console.print(f"offering {rate:,} events/s for {len(batch) / rate:.0f} s")
+    await st.sample_postgres_rss()  # track the backends that exist now, so the CPU window starts with them
+    cpu0 = st.cpu.snapshot()
     sealed0 = await mon.sealed()
     published, seconds = await publish_at_rate(st.settings, st.topics.raw, batch, rate, st)
     sealed1 = await mon.sealed()
     missing = await watcher.wait_for(list(published), timeout_s=max(60.0, 3 * seconds))
+    await st.sample_postgres_rss()
+    cpu1 = st.cpu.snapshot()
+    sealed2 = await mon.sealed()
     lat = [watcher.sealed_at[i] - t for i, t in published.items() if i in watcher.sealed_at]
     summary = latency_summary(lat)
     offered = len(batch) / seconds
@@ -228,7 +234,14 @@ async def _one_rate(st: Stack, watcher: SealWatcher, mon: Monitor, batch: list[R
                vs=["broker_produce"])
     result.add(f"sealed_rate_{rate}", f"sealed during the window @ {label}", (sealed1 - sealed0) / seconds,
                "events/s", vs=["ed25519_verify_all"], headline=True)
+    # CPU per sealed event at this rate: from just before the first send until every event is sealed (the
+    # services idle between rates, so the window's idle tail is part of what a rate costs)
+    per = per_event_us(cpu0, cpu1, sealed2 - sealed0)
+    console.print(f"CPU per sealed event @ {label}: " + ", ".join(f"{k} {v:.0f} µs" for k, v in sorted(per.items())))
+    result.add(f"cpu_us_per_event_{rate}", f"CPU per sealed event, all processes @ {label}",
+               per.pop("all processes", 0.0), "µs/event", higher_is_better=False, headline=True)
     if missing:
         result.notes.append(f"@ {label}: {missing} events not sealed within the wait")
     return {**summary, "offered_events_per_s": round(offered), "missing": missing,
-            "sealed_during_window_events_per_s": round((sealed1 - sealed0) / seconds)}
+            "sealed_during_window_events_per_s": round((sealed1 - sealed0) / seconds),
+            "cpu_us_per_event": {k: round(v, 2) for k, v in sorted(per.items())}}

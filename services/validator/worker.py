@@ -4,7 +4,8 @@ Per fetched batch: check every event (``checks``), tell replays from redeliverie
 local memory of ids, send the rejections and ONE signed verdict record holding the batch's accepted events
 (canonical bytes + raw positions; split in several records above ``verdict_max_bytes``, format in
 ``chain_anchor.verdict``) to the accepted topic, wait until the broker has acknowledged all of them, and only
-then commit the consumed offsets: at-least-once; the sequencer removes the duplicates a crash can cause.
+then commit the consumed offsets (at most once a second): at-least-once; the sequencer removes the duplicates a
+crash can cause.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ log = logging.getLogger(__name__)
 
 GROUP_ID = "coalchain-validators"
 REGISTRY_REFRESH_S = 1.0
+COMMIT_INTERVAL_S = 1.0
+"""At most one offset commit per this many seconds (see :class:`Committer`)."""
+LAG_INTERVAL_S = 1.0
+"""The consumer-lag gauge is refreshed at most this often (Prometheus scrapes every few seconds)."""
 REGISTRY_MISSES = (Reason.UNKNOWN_PARTICIPANT, Reason.UNKNOWN_KEY)
 GC_THRESHOLD = (50_000, 20, 10)
 """The collector's thresholds while a validator runs. Checking one event allocates ~20 container objects
@@ -120,18 +125,41 @@ class Positions(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka's 
 
 @dataclass(frozen=True)
 class InFlight:
-    """A batch whose outcomes were sent: its offsets are committed only once the broker acked them all, so a
-    crash re-reads it (at-least-once). Committing one batch late lets the acks overlap the next batch's work."""
+    """A batch whose outcomes were sent: its offsets may be committed only once the broker acked them all, so
+    a crash re-reads it (at-least-once). Settling one batch late lets the acks overlap the next batch's work."""
 
     acks: list[asyncio.Future[object]]
     offsets: dict[TopicPartition, int]
 
-    async def commit(self, consumer: AIOKafkaConsumer) -> None:
-        await asyncio.gather(*self.acks)
-        if not self.offsets:
+
+class Committer:
+    """Commits the consumed offsets whose outcomes the broker acknowledged, at most every ``interval_s``.
+
+    One OffsetCommit per fetched batch cost a broker round trip per batch — at moderate rates a batch holds a
+    handful of events, so that was most of a validator's per-event work. Committing less often only widens
+    what a crash or a rebalance makes the next owner read again: those records are redeliveries, dropped
+    against the ledger's sealed positions or by the sequencer's dedupe, never sealed twice."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self.acked: dict[TopicPartition, int] = {}
+        self._due = 0.0
+        self.commits = 0
+
+    async def settle(self, batch: InFlight) -> None:
+        """Wait for ``batch``'s acknowledgements; its offsets become committable."""
+        await asyncio.gather(*batch.acks)
+        self.acked.update(batch.offsets)
+
+    async def commit(self, consumer: AIOKafkaConsumer, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.acked or (not force and now < self._due):
             return
+        offsets, self.acked = self.acked, {}
+        self._due = now + self.interval_s
         try:
-            await consumer.commit(self.offsets)
+            await consumer.commit(offsets)
+            self.commits += 1
         except (CommitFailedError, IllegalStateError) as e:  # partitions moved to another validator meanwhile
             log.warning("offsets not committed (%s); the new owner re-validates, duplicates are dropped", e)
 
@@ -194,7 +222,8 @@ class Validator:
             gc.set_threshold(*thresholds)
 
     async def _run(self, stop: asyncio.Event) -> None:
-        pool = await db.create_pool(self.settings, role="validator", min_size=1, max_size=2)
+        # the validator's queries set no session state: no reset round trip per query (db.create_pool)
+        pool = await db.create_pool(self.settings, role="validator", min_size=1, max_size=2, reset_session=False)
         store = LedgerStore(pool)
         consumer = clients.consumer(self.settings, group_id=self.settings.topic(GROUP_ID), max_poll_records=2000)
         consumer.subscribe([self.topics.raw], listener=self.positions)
@@ -203,22 +232,28 @@ class Validator:
         await consumer.start()
         try:
             await self.refresh_registry(store)
+            committer = Committer(COMMIT_INTERVAL_S)
             in_flight: InFlight | None = None
+            lag_due = 0.0
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=2000)
                 self.positions.check(consumer, batches)
                 records = [r for rs in batches.values() for r in rs]
-                await metrics.consumer_lag(GROUP_ID, consumer)
+                if (now := time.monotonic()) >= lag_due:
+                    lag_due = now + LAG_INTERVAL_S
+                    await metrics.consumer_lag(GROUP_ID, consumer)
                 sent = await self.process(store, producer, records) if records else None
-                # the previous batch's acks have arrived meanwhile (or we wait for them now): commit it
+                # the previous batch's acks have arrived meanwhile (or we wait for them now)
                 if in_flight is not None:
-                    await in_flight.commit(consumer)
+                    await committer.settle(in_flight)
                 in_flight = InFlight(sent, {tp: rs[-1].offset + 1 for tp, rs in batches.items() if rs}) \
                     if sent is not None else None
+                await committer.commit(consumer)
                 if time.monotonic() >= self._registry_due:
                     await self.refresh_registry(store)
             if in_flight is not None:
-                await in_flight.commit(consumer)
+                await committer.settle(in_flight)
+            await committer.commit(consumer, force=True)
             log.info("validator stopping: %d accepted, %d rejected, %d redeliveries of sealed events dropped",
                      self.stats.accepted, self.stats.rejected, self.stats.redelivered)
         finally:
