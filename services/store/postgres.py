@@ -1,9 +1,10 @@
 """The ledger store on PostgreSQL (asyncpg).
 
 One block = ONE transaction: the block row (header, signatures, the Kafka offsets it consumed, the compact
-range after it), its events (COPY) and the Merkle nodes it completed (COPY). The consumed offsets live in the
-block row, so a crash either keeps the whole block and its offsets or neither: exactly once, no broker
-transactions needed. Reads for proofs fetch O(log n) stored nodes.
+range after it), the Merkle nodes it completed and its receipt references (``ledger_receipt_refs``,
+:mod:`services.store.refs`), in one statement that also checks the stored head, then its events (COPY). The
+consumed offsets live in the block row, so a crash either keeps the whole block and its offsets or neither:
+exactly once, no broker transactions needed. Reads for proofs fetch O(log n) stored nodes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import datetime
 import asyncpg
 
 from services.store.errors import ChainConflict
+from services.store.refs import receipt_refs
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,21 @@ def pack_hashes(hashes: Iterable[bytes]) -> bytes:
 
 
 _BLOCK_COLUMNS = ", ".join(BlockRow.__dataclass_fields__)
+_BLOCK_TYPES = ("bigint", "bytea", "bytea", "bytea", "bigint", "integer", "bigint", "bytea", "integer", "bigint",
+                "bigint", "bytea", "bytea", "timestamptz")
+assert len(_BLOCK_TYPES) == len(BlockRow.__dataclass_fields__)
+# The block row (only on top of the stored head: else no row, and nothing else is written), the Merkle nodes
+# it completed and its receipt references: one statement, one round trip. $1 is the height.
+_APPEND_BLOCK = (
+    f"WITH b AS (INSERT INTO ledger_blocks ({_BLOCK_COLUMNS})"
+    f" SELECT {', '.join(f'${i}::{t}' for i, t in enumerate(_BLOCK_TYPES, 1))}"
+    " WHERE coalesce((SELECT max(height) FROM ledger_blocks), -1) = $1::bigint - 1 RETURNING height),"
+    " n AS (INSERT INTO ledger_nodes (level, idx, hash)"
+    " SELECT * FROM unnest($15::smallint[], $16::bigint[], $17::bytea[]) WHERE EXISTS (SELECT FROM b)),"
+    " r AS (INSERT INTO ledger_receipt_refs (kind, key, leaf_index)"
+    " SELECT * FROM unnest($18::text[], $19::text[], $20::bigint[]) WHERE EXISTS (SELECT FROM b))"
+    " SELECT count(*) FROM b"
+)
 
 
 class LedgerStore:
@@ -90,11 +107,20 @@ class LedgerStore:
 
     async def append(self, block: BlockRow, events: Sequence[SealedEvent],
                      nodes: Sequence[tuple[int, int, bytes]]) -> None:
-        """Store one block with its events and completed Merkle nodes, atomically."""
+        """Store one block with its events, completed Merkle nodes and receipt references, atomically."""
+        refs = receipt_refs((e.leaf_index, e.type, e.participant, e.leaf) for e in events)
         async with self._pool.acquire() as conn, conn.transaction():
-            head = await conn.fetchval("SELECT max(height) FROM ledger_blocks")
-            expected = -1 if head is None else head
-            if block.height != expected + 1:
+            try:
+                stored = await conn.fetchval(
+                    _APPEND_BLOCK, *(getattr(block, f) for f in BlockRow.__dataclass_fields__),
+                    [n[0] for n in nodes], [n[1] for n in nodes], [n[2] for n in nodes], *refs,
+                )
+            except asyncpg.UniqueViolationError as e:
+                if e.constraint_name != "ledger_blocks_pkey":
+                    raise
+                raise ChainConflict(block.height, "height already sealed") from e
+            if not stored:
+                head = await conn.fetchval("SELECT max(height) FROM ledger_blocks")
                 raise ChainConflict(block.height, f"stored head is {head}")
             await conn.copy_records_to_table(
                 "ledger_events", columns=STORED_EVENT_COLUMNS,
@@ -102,16 +128,6 @@ class LedgerStore:
                           e.participant, e.event_time, e.raw_partition, e.raw_offset, e.accepted_offset,
                           e.accepted_index) for e in events],
             )
-            if nodes:
-                await conn.copy_records_to_table("ledger_nodes", columns=("level", "idx", "hash"), records=nodes)
-            try:
-                await conn.execute(
-                    f"INSERT INTO ledger_blocks ({_BLOCK_COLUMNS}) VALUES "
-                    "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                    *(getattr(block, f) for f in BlockRow.__dataclass_fields__),
-                )
-            except asyncpg.UniqueViolationError as e:
-                raise ChainConflict(block.height, "height already sealed") from e
 
     # --- reads used by the sequencer and validators -------------------------------------------------------
 
