@@ -85,9 +85,12 @@ def receipt_refs(events: Iterable[tuple[int, str, str, bytes]]) -> RefRows:
     kinds: list[str] = []
     keys: list[str] = []
     leaves: list[int] = []
+    category = _category.get
     for leaf_index, event_type, participant, leaf in events:
-        c = _categorise(event_type)
-        if c == _NONE:
+        c = category(event_type)
+        if c is None:
+            c = _categorise(event_type)
+        if not c:  # _NONE
             continue
         if c == _ORDER:
             kinds.append("order")
