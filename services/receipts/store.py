@@ -3,9 +3,10 @@
 Every function takes a :class:`LedgerStore` and an optional ``below`` leaf bound (only events with
 ``leaf_index < below`` count: the state of the ledger at that tree size). Events of a shipment by its id are
 found by ``subject`` (index ``ledger_events_subject_leaf``); outbound weigh tickets by shipment or order, a
-buyer's orders and the unloadings of an order through ``ledger_receipt_refs`` (migration 0022, written by the
-sequencer with each block: :mod:`services.store.refs`). Whatever a reference points to is read back from the
-leaf and checked again here (its shipment, order, direction): the references only narrow the search.
+buyer's orders and answered receipts, and the unloadings of an order through ``ledger_receipt_refs``
+(migration 0022, written by the sequencer with each block: :mod:`services.store.refs`). Whatever a reference
+points to is read back from the leaf and checked again here (its shipment, order, direction, publisher): the
+references only narrow the search.
 """
 
 from __future__ import annotations
@@ -186,17 +187,18 @@ async def pending_shipment_ids(store: LedgerStore, buyer_id: str) -> list[str]:
     return list(dict.fromkeys(rail + truck))
 
 
-_ANSWERED = f"""
-SELECT leaf_index, height, leaf FROM ledger_events
- WHERE participant = $1 AND (type LIKE '{CONFIRMED}' OR type LIKE '{DISPUTED}')
- ORDER BY leaf_index DESC LIMIT $2
+_ANSWERED = """
+SELECT e.leaf_index, e.height, e.leaf FROM ledger_receipt_refs r JOIN ledger_events e USING (leaf_index)
+ WHERE r.kind = 'answer' AND r.key = $1
+ ORDER BY r.leaf_index DESC LIMIT $2
 """
 
 
 async def answered_receipts(store: LedgerStore, buyer_id: str, *, limit: int) -> list[LedgerEvent]:
     """The sealed DeliveryConfirmed / DeliveryDisputed events ``buyer_id`` signed, newest first."""
     with unavailable_as_store_error():
-        return _events(await store.pool.fetch(_ANSWERED, buyer_id, limit))
+        events = _events(await store.pool.fetch(_ANSWERED, buyer_id, limit))
+    return [e for e in events if e.kind == "receipt" and e.participant == buyer_id]
 
 
 async def claim_receipt(store: LedgerStore, *, shipment_id: str, event_id: str, participant: str,

@@ -6,12 +6,13 @@ those of the migration's back-fill function ``ledger_receipt_refs_backfill``, an
 equal (tests/foundation/test_receipt_refs.py):
 
 * ``order``: a DemandPosted, keyed by its publisher (the ``participant`` column);
+* ``answer``: a DeliveryConfirmed or DeliveryDisputed, keyed by its publisher;
 * ``unloading``: a WagonsUnloaded, keyed by ``/data/order_id`` when that is a JSON string;
 * ``truck_shipment`` / ``truck_order``: a TruckWeighed whose bytes contain ``"outbound"`` and whose
   ``/data/direction`` is the string ``outbound``, keyed by ``/data/shipment_id`` / ``/data/order_id`` when a
   JSON string.
 
-Only those three event types are parsed at all, and weigh tickets only when their bytes say ``"outbound"``
+Only WagonsUnloaded and TruckWeighed are parsed at all, and weigh tickets only when their bytes say ``"outbound"``
 (most tickets are inbound): the cost for every other event is one dict lookup of its type.
 """
 
@@ -25,15 +26,17 @@ import msgspec
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ORDER", "REF_KINDS", "TRUCK", "UNLOADED", "RefRows", "receipt_refs"]
+__all__ = ["CONFIRMED", "DISPUTED", "ORDER", "REF_KINDS", "TRUCK", "UNLOADED", "RefRows", "receipt_refs"]
 
 ORDER = "cn.taijiao.coal.demand.DemandPosted.v"
 UNLOADED = "cn.taijiao.coal.transport.WagonsUnloaded.v"
 TRUCK = "cn.taijiao.coal.transport.TruckWeighed.v"
-REF_KINDS = ("order", "unloading", "truck_shipment", "truck_order")
+CONFIRMED = "cn.taijiao.coal.receipt.DeliveryConfirmed.v"
+DISPUTED = "cn.taijiao.coal.receipt.DeliveryDisputed.v"
+REF_KINDS = ("order", "unloading", "truck_shipment", "truck_order", "answer")
 _OUTBOUND = b'"outbound"'
 
-_NONE, _ORDER, _UNLOADED, _TRUCK = 0, 1, 2, 3
+_NONE, _ORDER, _UNLOADED, _TRUCK, _ANSWER = 0, 1, 2, 3, 4
 _category: dict[str, int] = {}  # event type -> which of the above (filled on first sight)
 
 RefRows = tuple[list[str], list[str], list[int]]  # kinds, keys, leaf indexes: three columns for unnest()
@@ -56,7 +59,8 @@ def _categorise(event_type: str) -> int:
     c = _category.get(event_type)
     if c is None:
         c = (_ORDER if event_type.startswith(ORDER) else _UNLOADED if event_type.startswith(UNLOADED)
-             else _TRUCK if event_type.startswith(TRUCK) else _NONE)
+             else _TRUCK if event_type.startswith(TRUCK)
+             else _ANSWER if event_type.startswith((CONFIRMED, DISPUTED)) else _NONE)
         if len(_category) < 10_000:  # the catalogue has a few dozen types; a flood of odd ones is not cached
             _category[event_type] = c
     return c
@@ -92,8 +96,8 @@ def receipt_refs(events: Iterable[tuple[int, str, str, bytes]]) -> RefRows:
             c = _categorise(event_type)
         if not c:  # _NONE
             continue
-        if c == _ORDER:
-            kinds.append("order")
+        if c in (_ORDER, _ANSWER):
+            kinds.append("order" if c == _ORDER else "answer")
             keys.append(participant)
             leaves.append(leaf_index)
             continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -20,11 +21,12 @@ from hypothesis import strategies as st
 from services.store.errors import ChainConflict
 from services.store.migrate import available, drop_database
 from services.store.postgres import BlockRow, LedgerStore, SealedEvent
-from services.store.refs import ORDER, TRUCK, UNLOADED, receipt_refs
+from services.store.refs import CONFIRMED, DISPUTED, ORDER, TRUCK, UNLOADED, receipt_refs
 
 pytestmark = pytest.mark.integration
 
-TYPES = [ORDER + "1", UNLOADED + "1", TRUCK + "1", TRUCK + "2", "cn.taijiao.coal.transport.WagonsLoaded.v1",
+TYPES = [ORDER + "1", UNLOADED + "1", TRUCK + "1", TRUCK + "2", CONFIRMED + "1", DISPUTED + "1",
+         "cn.taijiao.coal.transport.WagonsLoaded.v1",
          "cn.taijiao.coal.transport.TruckWeighedX.v1", "cn.taijiao.coal.transport.TruckWeighed", "x"]
 _text = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=12)
 _scalar = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), _text,
@@ -82,9 +84,11 @@ def test_what_each_event_refers_to() -> None:
         (3, TRUCK + "1", "st", b'{"data":{"direction":"inbound","order_id":"O-2","shipment_id":"S-2"}}'),
         (4, TRUCK + "1", "st", b'{"data":{"direction":"inbound","note":"outbound","shipment_id":"S-2"}}'),
         (5, "cn.taijiao.coal.transport.WagonsLoaded.v1", "m", b'{"data":{"order_id":"O-1"}}'),
+        (6, CONFIRMED + "1", "buyer-1", b'{"data":{"order_id":"O-1","shipment_id":"S-1"}}'),
     ])
     assert list(zip(*out, strict=True)) == [("order", "buyer-1", 0), ("unloading", "O-1", 1),
-                                            ("truck_shipment", "S-2", 2), ("truck_order", "O-2", 2)]
+                                            ("truck_shipment", "S-2", 2), ("truck_order", "O-2", 2),
+                                            ("answer", "buyer-1", 6)]
 
 
 async def test_the_migration_back_fills_an_existing_ledger_and_drops_the_indexes(pg_admin_url: str) -> None:
@@ -166,3 +170,26 @@ async def test_append_writes_block_nodes_references_and_events_or_nothing(databa
         assert await pool.fetchval("SELECT max(height) FROM ledger_blocks") == head + 1
     finally:
         await pool.close()
+
+
+async def test_the_registry_fold_uses_the_registry_index(database_url: str) -> None:
+    """The partial index of migration 0022 lists exactly the catalogue's registry types, and the fold's query
+    (services/registry.py), prepared and run more than the plan cache's five custom plans, still uses it."""
+    import schemas
+
+    types = sorted(t.type for t in schemas.catalogue() if t.area == "registry")
+    conn = await asyncpg.connect(database_url)
+    try:
+        definition = await conn.fetchval("SELECT indexdef FROM pg_indexes WHERE indexname = 'ledger_events_registry'")
+        assert sorted(re.findall(r"'([^']+)'::text", definition)) == types
+        assert await conn.fetchval("SELECT count(*) FROM pg_indexes WHERE indexname = 'ledger_events_type'") == 0
+        await conn.execute("SET enable_seqscan = off")
+        await conn.execute("PREPARE fold(text[], bigint) AS SELECT leaf_index, leaf FROM ledger_events"
+                           " WHERE type = ANY($1::text[]) AND leaf_index > $2 ORDER BY leaf_index")
+        execute = "EXECUTE fold(ARRAY[{}], -1)".format(", ".join(f"'{t}'" for t in types))
+        for _ in range(8):
+            await conn.fetch(execute)
+        plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN " + execute))
+        assert "ledger_events_registry" in plan, plan
+    finally:
+        await conn.close()

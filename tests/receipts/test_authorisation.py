@@ -149,6 +149,7 @@ async def test_receipt_queries_can_use_their_indexes(pipeline: Pipeline) -> None
             "tickets": await conn.fetch("EXPLAIN " + store._TICKETS, "S", 10),
             "tickets of": await conn.fetch("EXPLAIN " + store._TICKETS_OF, ["S"]),
             "truck": await conn.fetch("EXPLAIN " + store._PENDING_TRUCK, ["O"]),
+            "answered": await conn.fetch("EXPLAIN " + store._ANSWERED, BUYER, 10),
         }
     finally:
         await conn.close()

@@ -10,12 +10,13 @@
 --   unloading       /data/order_id (a JSON string)       WagonsUnloaded
 --   truck_shipment  /data/shipment_id (a JSON string)    TruckWeighed with /data/direction "outbound"
 --   truck_order     /data/order_id (a JSON string)       the same tickets
+--   answer          the publisher (participant column)   DeliveryConfirmed, DeliveryDisputed (a buyer's answers)
 --
 -- Not part of any hash or signature: derived from the sealed leaves, and every reader re-checks the leaf it
 -- points to (a missing row can hide an event from a receipt query, a wrong one adds nothing). Append-only
 -- like the ledger. `coalchain verify` does not read it.
 CREATE TABLE ledger_receipt_refs (
-    kind        text   NOT NULL CHECK (kind IN ('order', 'unloading', 'truck_shipment', 'truck_order')),
+    kind        text   NOT NULL CHECK (kind IN ('order', 'unloading', 'truck_shipment', 'truck_order', 'answer')),
     key         text   NOT NULL,
     leaf_index  bigint NOT NULL,
     PRIMARY KEY (kind, key, leaf_index)
@@ -44,6 +45,10 @@ BEGIN
         SELECT 'order' AS kind, participant AS key, leaf_index FROM ledger_events
          WHERE leaf_index >= first AND type LIKE 'cn.taijiao.coal.demand.DemandPosted.v%'
         UNION ALL
+        SELECT 'answer', participant, leaf_index FROM ledger_events
+         WHERE leaf_index >= first AND (type LIKE 'cn.taijiao.coal.receipt.DeliveryConfirmed.v%'
+                                        OR type LIKE 'cn.taijiao.coal.receipt.DeliveryDisputed.v%')
+        UNION ALL
         SELECT 'unloading', data ->> 'order_id', leaf_index FROM parsed
          WHERE type LIKE 'cn.taijiao.coal.transport.WagonsUnloaded.v%' AND jsonb_typeof(data -> 'order_id') = 'string'
         UNION ALL
@@ -68,6 +73,19 @@ DROP INDEX IF EXISTS ledger_events_receipts_orders;
 DROP INDEX IF EXISTS ledger_events_receipts_unloaded_order;
 DROP INDEX IF EXISTS ledger_events_receipts_truck_shipment;
 DROP INDEX IF EXISTS ledger_events_receipts_truck_order;
+
+-- (type, leaf_index) over every row (~6 µs per stored event) served two queries only: the registry fold
+-- (services/registry.py: type = ANY(<the catalogue's registry types>) AND leaf_index > $2, by the validators,
+-- the API and `coalchain trust`) and a buyer's answered receipts (now the 'answer' references). A partial
+-- index of the registry events alone answers the first: the planner matches the query's array, a parameter,
+-- against this list when it plans with the value (asyncpg's prepared statement gets custom plans: the generic
+-- one could not use the index and costs far more). The list is the catalogue's registry types
+-- (tests/foundation/test_receipt_refs.py checks it): a registry type added to the catalogue needs a
+-- migration re-creating this index, else the fold scans the ledger (slow, not wrong).
+DROP INDEX IF EXISTS ledger_events_type;
+CREATE INDEX ledger_events_registry ON ledger_events (leaf_index) WHERE type = ANY (ARRAY[
+    'cn.taijiao.coal.registry.ParticipantRegistered.v1', 'cn.taijiao.coal.registry.KeyRotated.v1',
+    'cn.taijiao.coal.registry.KeyRevoked.v1']);
 
 -- Leaves up to ~8 KB stay in the heap row (the default target, ~2 KB, moved the 11.5 % of leaves above it to
 -- the TOAST table: a second heap insert and index entry each). Applies to rows written from now on.
