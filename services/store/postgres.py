@@ -1,8 +1,8 @@
 """The ledger store on PostgreSQL (asyncpg).
 
 One block = ONE transaction: the block row (header, signatures, the Kafka offsets it consumed, the compact
-range after it), the Merkle nodes it completed and its receipt references (``ledger_receipt_refs``,
-:mod:`services.store.refs`), in one statement that also checks the stored head, then its events (COPY). The
+range after it) and its receipt references (``ledger_receipt_refs``, :mod:`services.store.refs`) in one
+statement that also checks the stored head, then its events and the Merkle nodes it completed (COPY). The
 consumed offsets live in the block row, so a crash either keeps the whole block and its offsets or neither:
 exactly once, no broker transactions needed. Reads for proofs fetch O(log n) stored nodes.
 """
@@ -79,16 +79,15 @@ _BLOCK_COLUMNS = ", ".join(BlockRow.__dataclass_fields__)
 _BLOCK_TYPES = ("bigint", "bytea", "bytea", "bytea", "bigint", "integer", "bigint", "bytea", "integer", "bigint",
                 "bigint", "bytea", "bytea", "timestamptz")
 assert len(_BLOCK_TYPES) == len(BlockRow.__dataclass_fields__)
-# The block row (only on top of the stored head: else no row, and nothing else is written), the Merkle nodes
-# it completed and its receipt references: one statement, one round trip. $1 is the height.
+# The block row (only on top of the stored head: else no row, and nothing else is written) and its receipt
+# references: one statement, one round trip. $1 is the height. The Merkle nodes are COPYed like the events:
+# as three array parameters here, asyncpg's encoding cost 2.1 µs of client CPU per node against 0.75 for COPY.
 _APPEND_BLOCK = (
     f"WITH b AS (INSERT INTO ledger_blocks ({_BLOCK_COLUMNS})"
     f" SELECT {', '.join(f'${i}::{t}' for i, t in enumerate(_BLOCK_TYPES, 1))}"
     " WHERE coalesce((SELECT max(height) FROM ledger_blocks), -1) = $1::bigint - 1 RETURNING height),"
-    " n AS (INSERT INTO ledger_nodes (level, idx, hash)"
-    " SELECT * FROM unnest($15::smallint[], $16::bigint[], $17::bytea[]) WHERE EXISTS (SELECT FROM b)),"
     " r AS (INSERT INTO ledger_receipt_refs (kind, key, leaf_index)"
-    " SELECT * FROM unnest($18::text[], $19::text[], $20::bigint[]) WHERE EXISTS (SELECT FROM b))"
+    " SELECT * FROM unnest($15::text[], $16::text[], $17::bigint[]) WHERE EXISTS (SELECT FROM b))"
     " SELECT count(*) FROM b"
 )
 
@@ -112,9 +111,7 @@ class LedgerStore:
         async with self._pool.acquire() as conn, conn.transaction():
             try:
                 stored = await conn.fetchval(
-                    _APPEND_BLOCK, *(getattr(block, f) for f in BlockRow.__dataclass_fields__),
-                    [n[0] for n in nodes], [n[1] for n in nodes], [n[2] for n in nodes], *refs,
-                )
+                    _APPEND_BLOCK, *(getattr(block, f) for f in BlockRow.__dataclass_fields__), *refs)
             except asyncpg.UniqueViolationError as e:
                 if e.constraint_name != "ledger_blocks_pkey":
                     raise
@@ -128,6 +125,8 @@ class LedgerStore:
                           e.participant, e.event_time, e.raw_partition, e.raw_offset, e.accepted_offset,
                           e.accepted_index) for e in events],
             )
+            if nodes:
+                await conn.copy_records_to_table("ledger_nodes", columns=("level", "idx", "hash"), records=nodes)
 
     # --- reads used by the sequencer and validators -------------------------------------------------------
 
