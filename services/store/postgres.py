@@ -17,7 +17,7 @@ from datetime import datetime
 
 import asyncpg
 
-from services.store.errors import ChainConflict
+from services.store.errors import ChainConflict, EventAlreadySealed
 from services.store.refs import receipt_refs
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,10 @@ class LedgerStore:
 
     async def append(self, block: BlockRow, events: Sequence[SealedEvent],
                      nodes: Sequence[tuple[int, int, bytes]]) -> None:
-        """Store one block with its events, completed Merkle nodes and receipt references, atomically."""
+        """Store one block with its events, completed Merkle nodes and receipt references, atomically.
+
+        Raises :class:`ChainConflict` if the block does not extend the stored head, :class:`EventAlreadySealed`
+        if one of its event ids is in the ledger already (the unique index says so; nothing is stored)."""
         refs = receipt_refs((e.leaf_index, e.type, e.participant, e.leaf) for e in events)
         async with self._pool.acquire() as conn, conn.transaction():
             try:
@@ -119,12 +122,17 @@ class LedgerStore:
             if not stored:
                 head = await conn.fetchval("SELECT max(height) FROM ledger_blocks")
                 raise ChainConflict(block.height, f"stored head is {head}")
-            await conn.copy_records_to_table(
-                "ledger_events", columns=STORED_EVENT_COLUMNS,
-                records=[(e.leaf_index, e.event_id, block.height, e.leaf, e.leaf_hash, e.type, e.subject,
-                          e.participant, e.event_time, e.raw_partition, e.raw_offset, e.accepted_offset,
-                          e.accepted_index) for e in events],
-            )
+            try:
+                await conn.copy_records_to_table(
+                    "ledger_events", columns=STORED_EVENT_COLUMNS,
+                    records=[(e.leaf_index, e.event_id, block.height, e.leaf, e.leaf_hash, e.type, e.subject,
+                              e.participant, e.event_time, e.raw_partition, e.raw_offset, e.accepted_offset,
+                              e.accepted_index) for e in events],
+                )
+            except asyncpg.UniqueViolationError as e:
+                if e.constraint_name != "ledger_events_event_id_key":
+                    raise
+                raise EventAlreadySealed(block.height, e.detail or "an event id is already sealed") from e
             if nodes:
                 await conn.copy_records_to_table("ledger_nodes", columns=("level", "idx", "hash"), records=nodes)
 
