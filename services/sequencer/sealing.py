@@ -20,7 +20,7 @@ from chain_anchor.checkpoint import Checkpoint, SignedNote, sign_note
 from chain_anchor.compact import CompactRange
 from chain_anchor.keys import Signer
 from services.store.errors import EventAlreadySealed
-from services.store.postgres import BlockRow, LedgerStore, SealedEvent, pack_hashes
+from services.store.postgres import BlockRow, EventRow, LedgerStore, pack_hashes
 
 log = logging.getLogger(__name__)
 
@@ -205,13 +205,12 @@ class BlockSealer:
             checkpoint=checkpoint_note(self._ledger_id, header.tree_size, header.log_root, self._signer),
             sealed_at=parse_event_time(header.sealed_at),
         )
-        events = [
-            SealedEvent(first_leaf + i, m.head.id, m.leaf, m.leaf_hash, m.head.type, m.head.subject,
-                        m.head.source.rsplit("/", 1)[-1], m.event_time, m.raw_partition, m.raw_offset,
-                        m.offset, m.index)
-            for i, m in enumerate(fresh)
+        rows: list[EventRow] = [
+            (i, h.id, height, m.leaf, m.leaf_hash, h.type, h.subject, h.source.rsplit("/", 1)[-1], m.event_time,
+             m.raw_partition, m.raw_offset, m.offset, m.index)
+            for i, m in enumerate(fresh, first_leaf) for h in (m.head,)
         ]
-        await self._store.append(row, events, nodes)
+        await self._store.append_rows(row, rows, nodes)
         self.head, self.compact = row, compact
         self.range_start = row.last_offset + 1
         return Sealed(row, header, leaves, compact, [m.event_time for m in fresh])

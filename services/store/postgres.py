@@ -29,6 +29,8 @@ EVENT_COLUMNS = (
 )
 # + where the sequencer read it in the accepted topic (migration 0005): verdict record offset, index in it
 STORED_EVENT_COLUMNS = (*EVENT_COLUMNS, "accepted_offset", "accepted_index")
+# one ledger_events row in STORED_EVENT_COLUMNS order
+EventRow = tuple[int, uuid.UUID | str, int, bytes, bytes, str, str, str, datetime, int, int, int | None, int | None]
 
 
 @dataclass(slots=True)  # not frozen: one per event (a frozen init costs 4x)
@@ -110,7 +112,15 @@ class LedgerStore:
 
         Raises :class:`ChainConflict` if the block does not extend the stored head, :class:`EventAlreadySealed`
         if one of its event ids is in the ledger already (the unique index says so; nothing is stored)."""
-        refs = receipt_refs((e.leaf_index, e.type, e.participant, e.leaf) for e in events)
+        await self.append_rows(block, [(e.leaf_index, e.event_id, block.height, e.leaf, e.leaf_hash, e.type,
+                                        e.subject, e.participant, e.event_time, e.raw_partition, e.raw_offset,
+                                        e.accepted_offset, e.accepted_index) for e in events], nodes)
+
+    async def append_rows(self, block: BlockRow, rows: Sequence[EventRow],
+                          nodes: Sequence[tuple[int, int, bytes]]) -> None:
+        """:meth:`append` with the events as ``ledger_events`` rows (:data:`STORED_EVENT_COLUMNS`, the height
+        that of ``block``): what the sequencer builds, one tuple per event and no object."""
+        refs = receipt_refs((r[0], r[5], r[7], r[3]) for r in rows)
         async with self._pool.acquire() as conn, conn.transaction():
             try:
                 stored = await conn.fetchval(
@@ -123,12 +133,7 @@ class LedgerStore:
                 head = await conn.fetchval("SELECT max(height) FROM ledger_blocks")
                 raise ChainConflict(block.height, f"stored head is {head}")
             try:
-                await conn.copy_records_to_table(
-                    "ledger_events", columns=STORED_EVENT_COLUMNS,
-                    records=[(e.leaf_index, e.event_id, block.height, e.leaf, e.leaf_hash, e.type, e.subject,
-                              e.participant, e.event_time, e.raw_partition, e.raw_offset, e.accepted_offset,
-                              e.accepted_index) for e in events],
-                )
+                await conn.copy_records_to_table("ledger_events", columns=STORED_EVENT_COLUMNS, records=rows)
             except asyncpg.UniqueViolationError as e:
                 if e.constraint_name != "ledger_events_event_id_key":
                     raise
