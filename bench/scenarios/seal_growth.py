@@ -81,12 +81,25 @@ async def run(opts: Options, ceilings: Ceilings) -> Result:
     return result
 
 
+async def _receipt_refs(st: Stack) -> int:
+    """The bulk-loaded ledger's receipt references (the sequencer writes them per block; the bulk load COPYs
+    rows past it), so the new blocks add to a table of the ledger's size, as they would in production."""
+    conn = await asyncpg.connect(st.settings.database_url)
+    try:
+        added: int = await conn.fetchval("SELECT ledger_receipt_refs_backfill(0)")
+        await conn.execute("ANALYZE ledger_receipt_refs")
+    finally:
+        await conn.close()
+    return added
+
+
 async def _one_size(st: Stack, opts: Options, result: Result, templates: list[Record], new: list[Record],
                     size: int) -> float | None:
     console.print(f"building a ledger of {size:,} events")
     built = await build_ledger(st.settings, sequencer_signer(st.settings), templated(templates, size), size)
+    refs = await _receipt_refs(st)
     result.details[f"build_{size}"] = {"blocks": built.blocks, "load_seconds": round(built.seconds, 1),
-                                      "index_seconds": round(built.seconds_indexes, 1)}
+                                      "index_seconds": round(built.seconds_indexes, 1), "receipt_refs": refs}
     await _publish_head(st)
     records = await _write_verdicts(st, new)
     console.print(f"  {len(new):,} events in {records:,} verdict records on the accepted topic; sealing")

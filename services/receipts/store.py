@@ -1,8 +1,12 @@
-"""Receipt queries over the ledger tables (indexes: ``migrations/0003_receipts.sql``).
+"""Receipt queries over the ledger tables.
 
 Every function takes a :class:`LedgerStore` and an optional ``below`` leaf bound (only events with
-``leaf_index < below`` count: the state of the ledger at that tree size). The type patterns below are the
-predicates of the partial indexes of migration 0003, written identically so the planner uses them.
+``leaf_index < below`` count: the state of the ledger at that tree size). Events of a shipment by its id are
+found by ``subject`` (index ``ledger_events_subject_leaf``); outbound weigh tickets by shipment or order, a
+buyer's orders and answered receipts, and the unloadings of an order through ``ledger_receipt_refs``
+(migration 0022, written by the sequencer with each block: :mod:`services.store.refs`). Whatever a reference
+points to is read back from the leaf and checked again here (its shipment, order, direction, publisher): the
+references only narrow the search.
 """
 
 from __future__ import annotations
@@ -31,15 +35,14 @@ ORDER = "cn.taijiao.coal.demand.DemandPosted.v%"
 ASSAY = "cn.taijiao.coal.inventory.LotAssayed.v%"
 CONFIRMED = "cn.taijiao.coal.receipt.DeliveryConfirmed.v%"
 DISPUTED = "cn.taijiao.coal.receipt.DeliveryDisputed.v%"
-OUTBOUND = """type LIKE 'cn.taijiao.coal.transport.TruckWeighed.v%' AND position('"outbound"'::bytea IN leaf) > 0"""
 
 _BY_SUBJECT = """
 SELECT leaf_index, height, leaf FROM ledger_events
  WHERE subject = $1 AND leaf_index < $2 AND (type LIKE $3 OR type LIKE $4 OR type LIKE $5 OR type LIKE $6)
 """
-_TICKETS = f"""
-SELECT leaf_index, height, leaf FROM ledger_events
- WHERE {OUTBOUND} AND receipts_data_field(leaf, 'shipment_id') = $1 AND leaf_index < $2
+_TICKETS = """
+SELECT e.leaf_index, e.height, e.leaf FROM ledger_receipt_refs r JOIN ledger_events e USING (leaf_index)
+ WHERE r.kind = 'truck_shipment' AND r.key = $1 AND r.leaf_index < $2
 """
 _OF_KIND = "SELECT leaf_index, height, leaf FROM ledger_events WHERE subject = $1 AND type LIKE $2 AND leaf_index < $3"
 
@@ -57,6 +60,11 @@ def _events(rows: Iterable[asyncpg.Record]) -> list[LedgerEvent]:
     return [LedgerEvent(ijson.loads(bytes(r["leaf"])), r["leaf_index"], r["height"]) for r in rows]
 
 
+def _outbound(events: list[LedgerEvent]) -> list[LedgerEvent]:
+    """The weigh tickets among ``events`` that say they are outbound (what a ``truck_*`` reference means)."""
+    return [e for e in events if e.kind == "truck" and e.data.get("direction") == "outbound"]
+
+
 async def load_shipment(store: LedgerStore, shipment_id: str, *, below: int | None = None) -> Shipment:
     """Every sealed event of the shipment (with ``leaf_index < below``): loading, unloading, weigh tickets,
     receipts, the order they name, and the latest lab report of the lot loaded."""
@@ -64,8 +72,8 @@ async def load_shipment(store: LedgerStore, shipment_id: str, *, below: int | No
     with unavailable_as_store_error():
         async with store.pool.acquire() as conn:
             rows = await conn.fetch(_BY_SUBJECT, shipment_id, bound, LOADED, UNLOADED, CONFIRMED, DISPUTED)
-            rows += await conn.fetch(_TICKETS, shipment_id, bound)
-            events = [e for e in _events(rows) if e.data.get("shipment_id") == shipment_id]
+            tickets = _outbound(_events(await conn.fetch(_TICKETS, shipment_id, bound)))
+            events = [e for e in _events(rows) + tickets if e.data.get("shipment_id") == shipment_id]
             partial = Shipment.from_events(shipment_id, events)
             if partial.order_id:
                 orders = _events(await conn.fetch(_OF_KIND, partial.order_id, ORDER, bound))
@@ -88,9 +96,9 @@ _BY_SUBJECTS = """
 SELECT leaf_index, height, leaf FROM ledger_events
  WHERE subject = ANY($1::text[]) AND (type LIKE $2 OR type LIKE $3 OR type LIKE $4 OR type LIKE $5)
 """
-_TICKETS_OF = f"""
-SELECT leaf_index, height, leaf FROM ledger_events
- WHERE {OUTBOUND} AND receipts_data_field(leaf, 'shipment_id') = ANY($1::text[])
+_TICKETS_OF = """
+SELECT e.leaf_index, e.height, e.leaf FROM ledger_receipt_refs r JOIN ledger_events e USING (leaf_index)
+ WHERE r.kind = 'truck_shipment' AND r.key = ANY($1::text[])
 """
 _ORDERS_IN = "SELECT leaf_index, height, leaf FROM ledger_events WHERE subject = ANY($1::text[]) AND type LIKE $2"
 
@@ -104,9 +112,9 @@ async def load_receipt_context(store: LedgerStore, shipment_ids: Iterable[str],
     with unavailable_as_store_error():
         async with store.pool.acquire() as conn:
             rows = list(await conn.fetch(_BY_SUBJECTS, ids, LOADED, UNLOADED, CONFIRMED, DISPUTED)) if ids else []
-            rows += await conn.fetch(_TICKETS_OF, ids) if ids else []
+            tickets = _outbound(_events(await conn.fetch(_TICKETS_OF, ids))) if ids else []
             by_shipment: dict[str, list[LedgerEvent]] = {i: [] for i in ids}
-            for e in _events(rows):
+            for e in _events(rows) + tickets:
                 sid = e.data.get("shipment_id")
                 if sid in by_shipment:
                     by_shipment[str(sid)].append(e)
@@ -143,19 +151,23 @@ async def claim_receipts(store: LedgerStore, claims: list[tuple[str, str, str, s
     return {r["shipment_id"]: r["event_id"] for r in rows}
 
 
-_ORDERS_OF = f"SELECT subject FROM ledger_events WHERE type LIKE '{ORDER}' AND participant = $1"
+_ORDERS_OF = """
+SELECT e.subject FROM ledger_receipt_refs r JOIN ledger_events e USING (leaf_index)
+ WHERE r.kind = 'order' AND r.key = $1
+"""
 _NO_RECEIPT = f"""NOT EXISTS (SELECT 1 FROM ledger_events r WHERE r.subject = {{shipment}}
                     AND (r.type LIKE '{CONFIRMED}' OR r.type LIKE '{DISPUTED}'))"""
 _PENDING_RAIL = f"""
-SELECT u.subject FROM ledger_events u
- WHERE u.type LIKE '{UNLOADED}' AND receipts_data_field(u.leaf, 'order_id') = ANY($1::text[])
+SELECT u.subject FROM ledger_receipt_refs o JOIN ledger_events u USING (leaf_index)
+ WHERE o.kind = 'unloading' AND o.key = ANY($1::text[])
    AND {_NO_RECEIPT.format(shipment="u.subject")}
  ORDER BY u.leaf_index
 """
 _PENDING_TRUCK = f"""
 SELECT t.shipment_id FROM (
-    SELECT receipts_data_field(leaf, 'shipment_id') AS shipment_id, leaf_index FROM ledger_events
-     WHERE {OUTBOUND} AND receipts_data_field(leaf, 'order_id') = ANY($1::text[])) t
+    SELECT receipts_data_field(e.leaf, 'shipment_id') AS shipment_id, e.leaf_index
+      FROM ledger_receipt_refs o JOIN ledger_events e USING (leaf_index)
+     WHERE o.kind = 'truck_order' AND o.key = ANY($1::text[])) t
  WHERE {_NO_RECEIPT.format(shipment="t.shipment_id")}
  ORDER BY t.leaf_index
 """
@@ -175,17 +187,18 @@ async def pending_shipment_ids(store: LedgerStore, buyer_id: str) -> list[str]:
     return list(dict.fromkeys(rail + truck))
 
 
-_ANSWERED = f"""
-SELECT leaf_index, height, leaf FROM ledger_events
- WHERE participant = $1 AND (type LIKE '{CONFIRMED}' OR type LIKE '{DISPUTED}')
- ORDER BY leaf_index DESC LIMIT $2
+_ANSWERED = """
+SELECT e.leaf_index, e.height, e.leaf FROM ledger_receipt_refs r JOIN ledger_events e USING (leaf_index)
+ WHERE r.kind = 'answer' AND r.key = $1
+ ORDER BY r.leaf_index DESC LIMIT $2
 """
 
 
 async def answered_receipts(store: LedgerStore, buyer_id: str, *, limit: int) -> list[LedgerEvent]:
     """The sealed DeliveryConfirmed / DeliveryDisputed events ``buyer_id`` signed, newest first."""
     with unavailable_as_store_error():
-        return _events(await store.pool.fetch(_ANSWERED, buyer_id, limit))
+        events = _events(await store.pool.fetch(_ANSWERED, buyer_id, limit))
+    return [e for e in events if e.kind == "receipt" and e.participant == buyer_id]
 
 
 async def claim_receipt(store: LedgerStore, *, shipment_id: str, event_id: str, participant: str,

@@ -19,7 +19,8 @@ from chain_anchor.canonical import canonicalize
 from chain_anchor.checkpoint import Checkpoint, SignedNote, sign_note
 from chain_anchor.compact import CompactRange
 from chain_anchor.keys import Signer
-from services.store.postgres import BlockRow, LedgerStore, SealedEvent, pack_hashes
+from services.store.errors import EventAlreadySealed
+from services.store.postgres import BlockRow, EventRow, LedgerStore, pack_hashes
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,14 @@ class BlockSealer:
         return self.head.last_offset + 1 if self.head else None
 
     async def dedupe(self, batch: list[Accepted]) -> tuple[list[Accepted], list[Duplicate]]:
+        """The events of ``batch`` not yet sealed nor earlier in it, and the others as duplicates: a
+        redelivery if read at the same raw position as the sealed (or earlier) copy, else a replay."""
         sealed = {str(k): v for k, v in (await self._store.sealed_positions([m.head.id for m in batch])).items()}
+        return self._split(batch, sealed)
+
+    @staticmethod
+    def _split(batch: list[Accepted],
+               sealed: dict[str, tuple[int, int]]) -> tuple[list[Accepted], list[Duplicate]]:
         seen: dict[str, tuple[int, int]] = {}
         fresh: list[Accepted] = []
         dups: list[Duplicate] = []
@@ -153,10 +161,26 @@ class BlockSealer:
         """Seal the new events of ``batch`` as the next block; return it (None if all were duplicates).
 
         The block covers the accepted offsets from :attr:`range_start` (or the batch's first record) to the
-        batch's last record, the records in between included (time-to-cut markers, quarantined records)."""
-        fresh, dups = await self.dedupe([e for v in batch for e in v.entries])
+        batch's last record, the records in between included (time-to-cut markers, quarantined records).
+
+        Duplicates of sealed events are found by the unique index on ``event_id`` as the block is stored (the
+        ledger holds each id once): the block is first stored with the duplicates within the batch removed,
+        and only if the index refuses it (a redelivery or a replay of a sealed event, rare) are the batch's ids
+        looked up and the block sealed again without them — the same block and the same duplicates either
+        way, without a query of 2,000 ids per block on the common path."""
+        entries = [e for v in batch for e in v.entries]
+        fresh, dups = self._split(entries, {})
+        if fresh:
+            try:
+                return await self._seal_fresh(batch, fresh), dups
+            except EventAlreadySealed as e:
+                log.info("%s: looking up the block's event ids", e)
+        fresh, dups = await self.dedupe(entries)
         if not fresh:
             return None, dups
+        return await self._seal_fresh(batch, fresh), dups
+
+    async def _seal_fresh(self, batch: list[VerdictBatch], fresh: list[Accepted]) -> Sealed:
         height = self.head.height + 1 if self.head else 0
         first_leaf = self.compact.size
         leaves = [m.leaf for m in fresh]
@@ -181,13 +205,12 @@ class BlockSealer:
             checkpoint=checkpoint_note(self._ledger_id, header.tree_size, header.log_root, self._signer),
             sealed_at=parse_event_time(header.sealed_at),
         )
-        events = [
-            SealedEvent(first_leaf + i, m.head.id, m.leaf, m.leaf_hash, m.head.type, m.head.subject,
-                        m.head.source.rsplit("/", 1)[-1], m.event_time, m.raw_partition, m.raw_offset,
-                        m.offset, m.index)
-            for i, m in enumerate(fresh)
+        rows: list[EventRow] = [
+            (i, h.id, height, m.leaf, m.leaf_hash, h.type, h.subject, h.source.rsplit("/", 1)[-1], m.event_time,
+             m.raw_partition, m.raw_offset, m.offset, m.index)
+            for i, m in enumerate(fresh, first_leaf) for h in (m.head,)
         ]
-        await self._store.append(row, events, nodes)
+        await self._store.append_rows(row, rows, nodes)
         self.head, self.compact = row, compact
         self.range_start = row.last_offset + 1
-        return Sealed(row, header, leaves, compact, [m.event_time for m in fresh]), dups
+        return Sealed(row, header, leaves, compact, [m.event_time for m in fresh])

@@ -20,12 +20,13 @@ from services.store.migrate import available, create_database, drop_database, mi
 pytestmark = pytest.mark.integration
 
 GROUPS = {kind: f"coalchain_{kind}" for kind in db.ROLES}
-LEDGER = ("ledger_blocks", "ledger_events", "ledger_nodes", "ledger_cosigned_checkpoints", "sequencer_rotations")
+LEDGER = ("ledger_blocks", "ledger_events", "ledger_nodes", "ledger_receipt_refs", "ledger_cosigned_checkpoints",
+          "sequencer_rotations")
 
 # what each group role may do beyond SELECT (which every role has on every table): the policy, written out
 WRITES: dict[str, dict[str, set[str]]] = {
-    "sequencer": {t: {"INSERT"} for t in ("ledger_blocks", "ledger_events", "ledger_nodes")},
-    "replica": {t: {"INSERT"} for t in ("ledger_blocks", "ledger_events", "ledger_nodes")},
+    "sequencer": {t: {"INSERT"} for t in ("ledger_blocks", "ledger_events", "ledger_nodes", "ledger_receipt_refs")},
+    "replica": {t: {"INSERT"} for t in ("ledger_blocks", "ledger_events", "ledger_nodes", "ledger_receipt_refs")},
     "validator": {"receipt_claims": {"INSERT"}},
     "api": {"event_rejections": {"INSERT"}},
     "views": {},  # filled below: every views_* table
@@ -42,6 +43,9 @@ ATTACKS = [
     "UPDATE ledger_blocks SET signatures = '\\x5b5d'",
     "TRUNCATE ledger_blocks",
     "TRUNCATE ledger_nodes, ledger_events",
+    "DELETE FROM ledger_receipt_refs",
+    "UPDATE ledger_receipt_refs SET key = 'x'",
+    "TRUNCATE ledger_receipt_refs",
     "ALTER TABLE ledger_blocks DISABLE TRIGGER ALL",
     "DROP TRIGGER ledger_blocks_append_only ON ledger_blocks",
     "DELETE FROM ledger_cosigned_checkpoints",
@@ -68,6 +72,7 @@ async def ledger_db(pg_admin_url: str) -> AsyncIterator[str]:
             " event_time, raw_partition, raw_offset) VALUES (0, gen_random_uuid(), 0, '\\x7b22223a307d', $1,"
             " 't', 's', 'p', now(), 0, 0)", z)
         await conn.execute("INSERT INTO ledger_nodes (level, idx, hash) VALUES (1, 0, $1)", z)
+        await conn.execute("INSERT INTO ledger_receipt_refs (kind, key, leaf_index) VALUES ('order', 'p', 0)")
         await conn.execute("INSERT INTO ledger_cosigned_checkpoints (tree_size, root_hash, note, witnesses,"
                            " latency_ms) VALUES (1, $1, '\\x6e', '{w}', 1)", z)
         await conn.execute("INSERT INTO sequencer_rotations (effective_height, old_key_id, new_key_id, document)"
@@ -151,6 +156,9 @@ async def test_each_role_has_exactly_its_privileges(ledger_db: str) -> None:
         await conn.close()
 
 
+REF = "INSERT INTO ledger_receipt_refs (kind, key, leaf_index) VALUES ('unloading', 'O-1', 5)"
+
+
 async def test_the_writes_each_service_makes_are_allowed(ledger_db: str) -> None:
     """Positive side of the matrix, as the login roles: what each service writes goes through (rolled back)."""
     z = b"\x01" * 32
@@ -173,18 +181,22 @@ async def test_the_writes_each_service_makes_are_allowed(ledger_db: str) -> None
             await conn.execute(sql, z)
             if kind == "views":
                 await conn.execute("TRUNCATE views_entities")
+            if kind in ("sequencer", "replica"):  # a block's receipt references, in the block's transaction
+                await conn.execute(REF)
             await tx.rollback()
             other = "INSERT INTO ledger_nodes (level, idx, hash) VALUES (3, 1, $1)"
             if kind not in ("sequencer", "replica"):
                 with pytest.raises(asyncpg.InsufficientPrivilegeError):
                     await conn.execute(other, z)
+                with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                    await conn.execute(REF)
         finally:
             await conn.close()
 
 
 async def test_a_migration_numbered_below_the_applied_ones_is_applied_with_its_grants(pg_admin_url: str) -> None:
-    """A database migrated up to 0021 before 0006 existed: the next run applies 0006, and the grants reach the
-    tables of later-numbered migrations too."""
+    """A database migrated up to 0021 before 0006 existed: the next run applies 0006 (and the migrations after
+    0021), and the grants reach the tables of later-numbered migrations too."""
     name = f"cc_roles_late_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(pg_admin_url)
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -194,13 +206,15 @@ async def test_a_migration_numbered_below_the_applied_ones_is_applied_with_its_g
         await conn.execute("CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
                            " applied_at timestamptz NOT NULL DEFAULT now(), checksum text)")
         for mig in available():
-            if mig.version != 6:
+            if mig.version != 6 and mig.version <= 21:
                 await conn.execute(mig.sql)
                 await conn.execute("INSERT INTO schema_migrations VALUES ($1, $2, now(), $3)", mig.version,
                                    mig.name, mig.checksum)
         await conn.execute("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM coalchain_api")  # as before 0006
         assert not await conn.fetchval("SELECT has_table_privilege('coalchain_api', 'event_rejections', 'INSERT')")
-        assert await migrate(conn) == [6]
+        assert await migrate(conn) == [6, *(m.version for m in available() if m.version > 21)]
+        assert await conn.fetchval("SELECT has_table_privilege('coalchain_sequencer', 'ledger_receipt_refs',"
+                                   " 'INSERT')")
         assert await conn.fetchval("SELECT has_table_privilege('coalchain_api', 'event_rejections', 'INSERT')")
         assert await conn.fetchval("SELECT has_table_privilege('coalchain_views', 'views_quarantined_events',"
                                    " 'INSERT')")
