@@ -25,6 +25,7 @@ import uvicorn
 
 from services.api.app import create_app
 from services.api.auth import SharedUsedChallenges
+from services.api.protocol import GatewayProtocol
 from services.config import Settings
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ def server_options(settings: Settings) -> dict[str, Any]:
         # the app sees them: the last line of defence; the gateway sheds earlier (gateway_max_loop_lag_ms)
         "limit_concurrency": settings.api_limit_concurrency or None,
         "backlog": settings.api_backlog,
+        # httptools, with POST /v1/events answered from the parser's callbacks (no ASGI machinery per event)
+        "http": GatewayProtocol,
     }
 
 
