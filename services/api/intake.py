@@ -9,11 +9,12 @@ The registry is the genesis file plus the registry events sealed in the ledger, 
 once a second (no database call on the request path) and at once when an event names a participant or key
 the gateway does not know yet (concurrent requests share one query) — exactly like the validators.
 
-Publishing: every request's records go through the one shared producer (aiokafka batches concurrent sends;
-``acks=all``); a request waits at most ``gateway_publish_timeout_s`` for the broker's acknowledgement and is
-answered 503 + Retry-After otherwise; for the next second after such a failure requests are answered 503 at
-once. At most ``gateway_max_in_flight`` requests are in progress at once; beyond that the gateway sheds load
-with 503 + Retry-After instead of queueing.
+Publishing: the records of every request in one event-loop turn are handed to the one shared producer by
+one task (aiokafka batches them; ``acks=all``), each to the partition the producer's partitioner picks for
+its key; the turn waits at most ``gateway_publish_timeout_s`` for the broker's acknowledgements, and a request
+whose records were not all acknowledged by then is answered 503 + Retry-After; for the next second after such
+a failure requests are answered 503 at once. At most ``gateway_max_in_flight`` requests are in progress at
+once; beyond that the gateway sheds load with 503 + Retry-After instead of queueing.
 
 Shedding before the queue builds: a request is read from its socket only when the event loop gets to it, so
 under more load than one process's CPU can take, requests wait in socket buffers where no in-flight count

@@ -6,10 +6,15 @@ participant, key, signature, role, ownership. Replays and ledger rules are the v
 publisher). Accepted events are published to the raw topic with acks=all and answered 202 with their ids
 only once the broker has acknowledged them.
 
-The hot path is a plain ASGI endpoint (:func:`serve`): the application (:class:`services.api.app.CoalChainAPI`)
-hands ``POST /v1/events`` to it before FastAPI's middleware, routing, dependency and response machinery, which
-cost several times what the checks themselves cost. The FastAPI route below is the same handler, declared for
-the OpenAPI description (and served if the app is mounted without the fast path).
+The hot path: ``coalchain api`` serves with :class:`services.api.protocol.GatewayProtocol`, which answers a
+plain ``POST /v1/events`` from uvicorn's HTTP parser callbacks (:func:`admission`, :func:`parse`,
+:meth:`~services.api.intake.Intake.check_now`, :meth:`~services.api.intake.Intake.submit`) with no ASGI
+machinery at all. Everything else, and this route when the app is served another way, reaches the plain ASGI
+endpoint :func:`serve`: the application (:class:`services.api.app.CoalChainAPI`) hands ``POST /v1/events``
+to it before FastAPI's middleware, routing, dependency and response machinery, which cost several times
+what the checks themselves cost. Both give the same answers (``tests/publish/test_fast_path.py``). The
+FastAPI route below is the same handler, declared for the OpenAPI description (and served if the app is
+mounted without either).
 """
 
 from __future__ import annotations
