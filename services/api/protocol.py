@@ -10,7 +10,9 @@ the turn's publish (:meth:`~services.api.intake.Intake.submit`) and the answer i
 future's callback. No ASGI scope, task, receive/send messages or middleware per request; the same checks, the
 same status codes, bodies and headers (``tests/publish/test_fast_path.py`` holds the two paths to that).
 A request whose event names a participant or key the gateway does not know yet (the registry is refolded
-first) runs :func:`services.api.routes.gateway.answer` as a task instead.
+first) runs :func:`services.api.routes.gateway.answer_admitted` as a task instead. Requests answered here are
+no uvicorn tasks, so uvicorn's ``limit_concurrency`` counts them only as connections; the gateway's own
+``gateway_max_in_flight`` bounds them as before.
 
 ``coalchain api`` serves with it (:func:`services.api.cli.server_options`); an app served by plain uvicorn
 (or over ASGI in tests) answers the same route through :func:`services.api.routes.gateway.serve`.
