@@ -5,6 +5,7 @@ pipeline running as deployed (validators + sequencer), and a check that every 20
     python -m bench.gateway_load --rate 2000 --seconds 10        # above the target: what is sustained?
     python -m bench.gateway_load --rate 1000 --api-workers 2     # the API as 2 worker processes
     python -m bench.gateway_load --rate 1000 --profile           # py-spy on the API process(es)
+    python -m bench.gateway_load --rate 600 --api-env COALCHAIN_GATEWAY_MAX_LOOP_LAG_MS=0  # no shedding
 
 Runs against its own stack (bench/stack.py: a fresh tansu broker, a fresh database, the API, the sequencer
 and ``--validators`` validators as child processes, the API on a free loopback port); only loopback.
@@ -37,6 +38,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from unittest import mock
 
 import asyncpg
 
@@ -242,7 +244,10 @@ async def run(args: argparse.Namespace) -> int:
         api_argv = ["api", "--port", str(port)]
         if args.api_workers:
             api_argv += ["--workers", str(args.api_workers)]
-        api = s.spawn("api", *api_argv)
+        api_env = dict(kv.split("=", 1) for kv in args.api_env)
+        base_env = s.child_env
+        with mock.patch.object(s, "child_env", lambda: {**base_env(), **api_env}):
+            api = s.spawn("api", *api_argv)
         host = "127.0.0.1"
         records = list(events.records(warm + count))
         bodies = [(r.event_id, request_bytes(host, port, r.value)) for r in records]
@@ -313,10 +318,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--validators", type=int, default=2, help="validator processes (default 2)")
     p.add_argument("--api-workers", type=int, default=0,
                    help="pass --workers N to `coalchain api` (default: its own default, COALCHAIN_API_WORKERS)")
+    p.add_argument("--api-env", action="append", default=[], metavar="COALCHAIN_NAME=VALUE",
+                   help="a setting for the API process only, e.g. COALCHAIN_GATEWAY_MAX_LOOP_LAG_MS=0 (no shedding"
+                        " by loop lateness: every request is checked and published, so CPU per POST compares)")
     p.add_argument("--seal-wait", type=float, default=60.0, help="seconds to wait for the 202s to be sealed")
     p.add_argument("--profile", action="store_true", help="py-spy on the API process(es) during the window")
     p.add_argument("--profile-dir", type=Path, default=RESULTS_DIR / "profiles", help="where profiles go")
     args = p.parse_args(argv)
+    if any("=" not in kv or not kv.startswith("COALCHAIN_") for kv in args.api_env):
+        p.error("--api-env takes COALCHAIN_NAME=VALUE")
     if not 0 < args.seconds <= MAX_SECONDS or args.rate <= 0 or args.rate * (args.seconds + WARMUP_S) > MAX_EVENTS:
         p.error(f"0 < seconds ≤ {MAX_SECONDS}, rate > 0 and rate × (seconds + 1) ≤ {MAX_EVENTS:,}")
     try:

@@ -44,15 +44,18 @@ class CoalChainAPI(FastAPI):
 
     _gateway: tuple[Intake, str] | None = None  # the intake and raw topic, once the lifespan made them
 
+    def gateway_target(self) -> tuple[Intake | None, str]:
+        """The intake and the raw topic; (None, "") before the lifespan made them (the gateway answers 503)."""
+        if self._gateway is None:
+            intake: Intake | None = getattr(self.state, "intake", None)
+            if intake is None:  # not started (or stopped): 503
+                return None, ""
+            self._gateway = (intake, self.state.topics.raw)
+        return self._gateway
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == gateway.PATH:
-            if self._gateway is None:
-                intake: Intake | None = getattr(self.state, "intake", None)
-                if intake is None:  # not started (or stopped): 503
-                    await gateway.serve(None, "", scope, receive, send)
-                    return
-                self._gateway = (intake, self.state.topics.raw)
-            await gateway.serve(self._gateway[0], self._gateway[1], scope, receive, send)
+            await gateway.serve(*self.gateway_target(), scope, receive, send)
             return
         await super().__call__(scope, receive, send)
 

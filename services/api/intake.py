@@ -9,11 +9,12 @@ The registry is the genesis file plus the registry events sealed in the ledger, 
 once a second (no database call on the request path) and at once when an event names a participant or key
 the gateway does not know yet (concurrent requests share one query) — exactly like the validators.
 
-Publishing: every request's records go through the one shared producer (aiokafka batches concurrent sends;
-``acks=all``); a request waits at most ``gateway_publish_timeout_s`` for the broker's acknowledgement and is
-answered 503 + Retry-After otherwise; for the next second after such a failure requests are answered 503 at
-once. At most ``gateway_max_in_flight`` requests are in progress at once; beyond that the gateway sheds load
-with 503 + Retry-After instead of queueing.
+Publishing: the records of every request in one event-loop turn are handed to the one shared producer by
+one task (aiokafka batches them; ``acks=all``), each to the partition the producer's partitioner picks for
+its key; the turn waits at most ``gateway_publish_timeout_s`` for the broker's acknowledgements, and a request
+whose records were not all acknowledged by then is answered 503 + Retry-After; for the next second after such
+a failure requests are answered 503 at once. At most ``gateway_max_in_flight`` requests are in progress at
+once; beyond that the gateway sheds load with 503 + Retry-After instead of queueing.
 
 Shedding before the queue builds: a request is read from its socket only when the event loop gets to it, so
 under more load than one process's CPU can take, requests wait in socket buffers where no in-flight count
@@ -32,6 +33,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +55,7 @@ LAG_TICK_S = 0.01
 LAG_SHED_MIN_IN_FLIGHT = 8  # a late loop with a handful of requests is not their doing (start-up, a busy host)
 LAG_SHED_MIN_BUSY = 0.5  # share of BUSY_WINDOW_S the loop's thread ran or waited to run, for a late loop to shed
 BUSY_WINDOW_S = 0.5
+PARTITION_CACHE_MAX = 1 << 16  # keys whose partition is remembered, then the cache starts over
 REGISTRY_MISSES = (Reason.UNKNOWN_PARTICIPANT, Reason.UNKNOWN_KEY)
 _encode = msgspec.json.Encoder().encode
 CONTENT_TYPE = [("content-type", b"application/cloudevents+json")]
@@ -94,6 +97,35 @@ class Checked:
     event_id: str
 
 
+class _Turn:
+    """The requests of one event-loop turn that publish to one topic, and their records' delivery futures."""
+
+    __slots__ = ("futures", "requests")
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[list[Checked], asyncio.Future[str | None]]] = []
+        self.futures: list[list[asyncio.Future[Any]]] = []  # per request, once all its records are handed over
+
+    def answer(self, reason: str) -> None:
+        """Answer every request: None if each of its records was acknowledged, else why not (``reason`` for
+        one not acknowledged in time or not handed to the producer)."""
+        for i, (_, waiter) in enumerate(self.requests):
+            if waiter.done():  # the request was cancelled
+                continue
+            if i >= len(self.futures):
+                waiter.set_result(reason)
+                continue
+            outcome = None
+            for f in self.futures[i]:
+                if not f.done():
+                    outcome = reason
+                elif f.cancelled() or f.exception() is not None:
+                    error = "CancelledError" if f.cancelled() else type(f.exception()).__name__
+                    outcome = f"the broker did not accept the events: {error}"
+                    break
+            waiter.set_result(outcome)
+
+
 class Intake:
     def __init__(self, settings: Settings, producer: AIOKafkaProducer, registry: Registry | None,
                  store: LedgerStore | None) -> None:
@@ -112,6 +144,9 @@ class Intake:
         self.max_loop_lag_s = settings.gateway_max_loop_lag_ms / 1000
         self._down_until = 0.0
         self._down_reason = ""
+        self._turns: dict[str, _Turn] = {}  # topic -> the requests of this loop turn, not yet handed over
+        self._flushes: set[asyncio.Task[None]] = set()
+        self._partition_cache: dict[str, tuple[int, dict[bytes, int]]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, producer: AIOKafkaProducer, store: LedgerStore | None) -> Intake:
@@ -175,19 +210,9 @@ class Intake:
 
     # ---- checks ---------------------------------------------------------------------------------------
     async def check(self, items: list[Any], *, is_list: bool) -> tuple[list[Checked], list[dict[str, Any]]]:
-        checked: list[Checked] = []
-        errors: list[dict[str, Any]] = []
-        misses: list[int] = []
-        events: list[schemas.Event | None] = []
-        for i, item in enumerate(items):
-            index = i if is_list else None
-            event, error = self._schema(item, index)
-            events.append(event)
-            if error:
-                errors += error
+        events, decisions, errors = self._decide(items, is_list)
         if errors:
             return [], errors
-        decisions = [self._registry_check(e) for e in events if e is not None]
         misses = [i for i, d in enumerate(decisions) if isinstance(d, Reject) and d.reason in REGISTRY_MISSES]
         if misses and self.store is not None:
             try:
@@ -196,6 +221,35 @@ class Intake:
                         decisions[i] = self._registry_check(events[i])
             except Exception as e:
                 log.debug("gateway registry refresh on a miss failed: %s", e)
+        return self._outcome(decisions, is_list)
+
+    def check_now(self, items: list[Any], *, is_list: bool) -> tuple[list[Checked], list[dict[str, Any]]] | None:
+        """:meth:`check` without awaiting: the same result, or None where :meth:`check` would refold the
+        registry first (an event names a participant or key not known yet): then await :meth:`check`."""
+        _, decisions, errors = self._decide(items, is_list)
+        if errors:
+            return [], errors
+        if self.store is not None and any(isinstance(d, Reject) and d.reason in REGISTRY_MISSES for d in decisions):
+            return None
+        return self._outcome(decisions, is_list)
+
+    def _decide(self, items: list[Any], is_list: bool
+                ) -> tuple[list[schemas.Event | None], list[Accept | Reject], list[dict[str, Any]]]:
+        errors: list[dict[str, Any]] = []
+        events: list[schemas.Event | None] = []
+        for i, item in enumerate(items):
+            event, error = self._schema(item, i if is_list else None)
+            events.append(event)
+            if error:
+                errors += error
+        if errors:
+            return events, [], errors
+        return events, [self._registry_check(e) for e in events], errors
+
+    @staticmethod
+    def _outcome(decisions: list[Accept | Reject], is_list: bool) -> tuple[list[Checked], list[dict[str, Any]]]:
+        checked: list[Checked] = []
+        errors: list[dict[str, Any]] = []
         for i, decision in enumerate(decisions):
             index = i if is_list else None
             if isinstance(decision, Reject):
@@ -242,28 +296,81 @@ class Intake:
         self.in_flight -= 1
 
     async def publish(self, topic: str, records: list[Checked]) -> None:
-        """Send ``records`` and wait for the broker's acknowledgement (acks=all), within the timeout."""
-        timeout = self.settings.gateway_publish_timeout_s
-        try:
-            async with asyncio.timeout(timeout):  # no extra task per request, unlike wait_for
-                await self._send_all(topic, records)
-        except TimeoutError:
-            self._broker_down(f"no acknowledgement from the broker within {timeout:g} s")
-        except Exception as e:  # KafkaError and friends
-            self._broker_down(f"the broker did not accept the events: {type(e).__name__}")
+        """Send ``records`` and wait for the broker's acknowledgement (acks=all), within the timeout.
 
-    async def _send_all(self, topic: str, records: list[Checked]) -> None:
-        futures = [await self.producer.send(topic, r.value, key=r.key, headers=CONTENT_TYPE) for r in records]
-        if len(futures) == 1:
-            await futures[0]
-        else:
-            await asyncio.gather(*futures)
+        The records join this event-loop turn's :class:`_Turn`: one task per turn hands every request's records
+        to the producer (each to the partition the producer's partitioner picks for its key, remembered per
+        key), waits for the broker under one timeout for them all, and answers each request by what became of
+        its own records — one timer and one task per turn instead of per request."""
+        reason = await self.submit(topic, records)
+        if reason is not None:
+            self._broker_down(reason)
+
+    def submit(self, topic: str, records: list[Checked]) -> asyncio.Future[str | None]:
+        """:meth:`publish` as a future: None once the broker acknowledged every record, else why not (then
+        call :meth:`broker_down` with it)."""
+        loop = asyncio.get_running_loop()
+        turn = self._turns.get(topic)
+        if turn is None:
+            turn = self._turns[topic] = _Turn()
+            task = loop.create_task(self._flush(topic, turn))
+            self._flushes.add(task)
+            task.add_done_callback(self._flushes.discard)
+        waiter: asyncio.Future[str | None] = loop.create_future()
+        turn.requests.append((records, waiter))
+        return waiter
+
+    async def _flush(self, topic: str, turn: _Turn) -> None:
+        del self._turns[topic]  # requests from now on join the next turn
+        timeout = self.settings.gateway_publish_timeout_s
+        reason = "the gateway is stopping"
+        try:
+            async with asyncio.timeout(timeout):
+                await self._send_turn(topic, turn)
+        except TimeoutError:
+            reason = f"no acknowledgement from the broker within {timeout:g} s"
+        except Exception as e:  # KafkaError and friends
+            reason = f"the broker did not accept the events: {type(e).__name__}"
+        finally:
+            turn.answer(reason)
+
+    async def _send_turn(self, topic: str, turn: _Turn) -> None:
+        producer = self.producer
+        await producer.client._wait_on_metadata(topic)
+        partition_of = self._partitioner(topic)
+        send = producer.send
+        for records, _ in turn.requests:
+            turn.futures.append([await send(topic, r.value, key=r.key, partition=partition_of(r.key, r.value),
+                                            headers=CONTENT_TYPE) for r in records])
+        await asyncio.wait([f for fs in turn.futures for f in fs])
+
+    def _partitioner(self, topic: str) -> Callable[[bytes, bytes], int]:
+        """``(key, value) -> partition`` as ``producer.send`` picks it (its partitioner over the topic's
+        partitions in the cluster metadata), remembered per key while the topic's partition count holds."""
+        producer = self.producer
+        count = len(producer.client.cluster.partitions_for_topic(topic) or ())
+        cached = self._partition_cache.get(topic)
+        if cached is None or cached[0] != count or len(cached[1]) > PARTITION_CACHE_MAX:
+            cached = self._partition_cache[topic] = (count, {})
+        known = cached[1]
+
+        def partition_of(key: bytes, value: bytes) -> int:
+            p = known.get(key)
+            if p is None:
+                p = known[key] = producer._partition(topic, None, key, value, key, value)
+            return p
+
+        return partition_of
 
     def _broker_down(self, reason: str) -> None:
+        self.broker_down(reason)
+        raise BrokerUnavailable(reason)
+
+    def broker_down(self, reason: str) -> None:
+        """Note that the broker did not acknowledge (``reason``): the next requests are refused at once."""
         # for a moment, answer the next requests at once instead of each waiting the full timeout
         now = time.monotonic()
         if now >= self._down_until:  # once per outage, not once per request that was waiting
             log.warning("broker unavailable: %s", reason)
         self._down_until = now + BROKER_DOWN_HOLD_S
         self._down_reason = reason
-        raise BrokerUnavailable(reason)

@@ -6,10 +6,15 @@ participant, key, signature, role, ownership. Replays and ledger rules are the v
 publisher). Accepted events are published to the raw topic with acks=all and answered 202 with their ids
 only once the broker has acknowledged them.
 
-The hot path is a plain ASGI endpoint (:func:`serve`): the application (:class:`services.api.app.CoalChainAPI`)
-hands ``POST /v1/events`` to it before FastAPI's middleware, routing, dependency and response machinery, which
-cost several times what the checks themselves cost. The FastAPI route below is the same handler, declared for
-the OpenAPI description (and served if the app is mounted without the fast path).
+The hot path: ``coalchain api`` serves with :class:`services.api.protocol.GatewayProtocol`, which answers a
+plain ``POST /v1/events`` from uvicorn's HTTP parser callbacks (:func:`admission`, :func:`parse`,
+:meth:`~services.api.intake.Intake.check_now`, :meth:`~services.api.intake.Intake.submit`) with no ASGI
+machinery at all. Everything else, and this route when the app is served another way, reaches the plain ASGI
+endpoint :func:`serve`: the application (:class:`services.api.app.CoalChainAPI`) hands ``POST /v1/events``
+to it before FastAPI's middleware, routing, dependency and response machinery, which cost several times
+what the checks themselves cost. Both give the same answers (``tests/publish/test_fast_path.py``). The
+FastAPI route below is the same handler, declared for the OpenAPI description (and served if the app is
+mounted without either).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from fastapi.responses import Response
 
 import schemas
 from services import metrics
-from services.api.intake import BrokerUnavailable, Intake, Overloaded
+from services.api.intake import BrokerUnavailable, Checked, Intake, Overloaded
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["gateway"])
@@ -41,7 +46,7 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-_encode = msgspec.json.Encoder().encode
+encode = _encode = msgspec.json.Encoder().encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +73,18 @@ def _refused(status: int, detail: str, retry_after: str | None = None) -> Answer
 async def answer(intake: Intake | None, topic: str, body: Callable[[int], Awaitable[bytes]]) -> Answer:
     """The whole of ``POST /v1/events``: admission, body, checks, publish. ``body(limit)`` reads the request
     body, raising :class:`_TooLarge` past ``limit`` bytes."""
+    refusal = admission(intake)
+    if refusal is not None:
+        return refusal
+    assert intake is not None
+    try:
+        return await answer_admitted(intake, topic, body)
+    finally:
+        intake.release()
+
+
+def admission(intake: Intake | None) -> Answer | None:
+    """Count the request in (None), or the answer shedding it at once (not counted in)."""
     if intake is None:
         return _refused(503, "the broker is not reachable", RETRY_AFTER_S)
     try:
@@ -76,17 +93,35 @@ async def answer(intake: Intake | None, topic: str, body: Callable[[int], Awaita
         return _refused(503, f"the gateway is overloaded: {e}", RETRY_AFTER_OVERLOADED_S)
     except BrokerUnavailable as e:
         return _refused(503, str(e), RETRY_AFTER_S)
+    return None
+
+
+async def answer_admitted(intake: Intake, topic: str, body: Callable[[int], Awaitable[bytes]]) -> Answer:
+    """:func:`answer` once admitted (the caller releases)."""
     try:
-        try:
-            raw = await body(MAX_REQUEST_BYTES)
-        except _TooLarge as e:
-            return _refused(413, str(e))
-        return await _publish(intake, topic, raw)
-    finally:
-        intake.release()
+        raw = await body(MAX_REQUEST_BYTES)
+    except _TooLarge as e:
+        return _refused(413, str(e))
+    return await _publish(intake, topic, raw)
 
 
 async def _publish(intake: Intake, topic: str, body: bytes) -> Answer:
+    parsed = parse(body)
+    if isinstance(parsed, Answer):
+        return parsed
+    items, is_list = parsed
+    checked, errors = await intake.check(items, is_list=is_list)
+    if errors:
+        return refused_events(errors)
+    try:
+        await intake.publish(topic, checked)
+    except BrokerUnavailable as e:
+        return _refused(503, str(e), RETRY_AFTER_S)
+    return accepted(checked)
+
+
+def parse(body: bytes) -> Answer | tuple[list[Any], bool]:
+    """The body's events and whether it was an array, or the answer refusing it."""
     try:
         doc = schemas.ijson.loads(body)
     except schemas.ijson.JSONError as e:
@@ -97,16 +132,21 @@ async def _publish(intake: Intake, topic: str, body: bytes) -> Answer:
     items: list[Any] = doc if is_list else [doc]
     if not items or len(items) > MAX_EVENTS_PER_REQUEST:
         return _refused(422, f"send between 1 and {MAX_EVENTS_PER_REQUEST} events per request")
-    checked, errors = await intake.check(items, is_list=is_list)
-    if errors:
-        too_big = [e for e in errors if e["rule"] == "max_event_bytes"]
-        status = 413 if too_big and len(too_big) == len(errors) else 422
-        return Answer(status, {"detail": "event validation failed", "errors": errors})
-    try:
-        await intake.publish(topic, checked)
-    except BrokerUnavailable as e:
-        return _refused(503, str(e), RETRY_AFTER_S)
+    return items, is_list
+
+
+def refused_events(errors: list[dict[str, Any]]) -> Answer:
+    too_big = [e for e in errors if e["rule"] == "max_event_bytes"]
+    status = 413 if too_big and len(too_big) == len(errors) else 422
+    return Answer(status, {"detail": "event validation failed", "errors": errors})
+
+
+def accepted(checked: list[Checked]) -> Answer:
     return Answer(202, {"accepted_for_validation": [c.event_id for c in checked]})
+
+
+def broker_unavailable(reason: str) -> Answer:
+    return _refused(503, reason, RETRY_AFTER_S)
 
 
 def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
@@ -149,6 +189,11 @@ async def serve(intake: Intake | None, topic: str, scope: Scope, receive: Receiv
     headers.append((b"content-length", str(len(payload)).encode()))
     await send({"type": "http.response.start", "status": result.status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
+    counted(result)
+
+
+def counted(result: Answer) -> None:
+    """Count the answer in ``coalchain_http_requests`` (and log it, or note a refusal in the shed log)."""
     shed = result.retry_after is not None
     metrics.http_request("POST", PATH, result.status, logged=not shed)
     if shed:
