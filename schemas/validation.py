@@ -7,6 +7,12 @@ Two shortcuts, each exact: the envelope's six patterns are checked by one regex 
 skip ijson's depth and long-integer scans, which no document the models accept can fail (any refusal runs
 the full :func:`schemas.ijson.loads` first, so I-JSON's rule is still the one reported).
 
+One-pass path (bytes in the compact form publishers and the gateway write, any member order): msgspec
+decodes the bytes straight into the model and re-encodes it sorted; equal lengths prove the general path
+would read the same document (see :func:`_typed`), and the re-encoding is the envelope's RFC 8785 bytes
+(``Event.canonical``, the Merkle leaf). The envelope dict is then decoded only when someone asks for it.
+Whatever that path cannot prove or accepts not, the general path above decides, with its own errors.
+
 Slow path (invalid events only): the JSON Schema itself, run by ``jsonschema``, lists *every* error with a
 JSON pointer. The two paths accept and reject exactly the same documents; the test suite checks that on
 every example and on hypothesis-mutated events.
@@ -171,15 +177,17 @@ def validate(raw: bytes | bytearray | memoryview | str | Mapping[str, Any]) -> E
     """
     if isinstance(raw, bytes | bytearray | memoryview):
         data = bytes(raw)
-        event = _typed(data)
-        if event is not None:
-            return event
-        try:
-            return _validate(_object(ijson.loads_within_schema_limits(data)))
-        except SchemaError:
-            ijson.loads(data)  # I-JSON's refusals (depth, long integers) come before the schema's, as always
-            raise
+        return _typed(data) or _general(data)
     return _validate(_envelope_of(raw))
+
+
+def _general(data: bytes) -> Event:
+    """The general path for bytes: strict I-JSON to a dict, then :func:`_validate`."""
+    try:
+        return _validate(_object(ijson.loads_within_schema_limits(data)))
+    except SchemaError:
+        ijson.loads(data)  # I-JSON's refusals (depth, long integers) come before the schema's, as always
+        raise
 
 
 _TYPE_MEMBER = b'"type":"'
