@@ -18,7 +18,7 @@ _decode = msgspec.json.Decoder().decode
 _encode_sorted = msgspec.json.Encoder(order="sorted").encode
 
 
-class Event(msgspec.Struct, frozen=True, kw_only=True, dict=True):
+class Event(msgspec.Struct, frozen=True, dict=True):
     """A CloudEvent that passed :func:`schemas.validate` (schema and domain rules).
 
     ``data`` is the typed payload (e.g. :class:`schemas.models.WagonsLoadedV1`; narrow with

@@ -272,22 +272,9 @@ def _event(compiled: _Compiled, model: models.Envelope, time: datetime.datetime)
     if findings.errors:
         raise SchemaError(findings.errors, event_type=entry.type, event_id=model.id)
     source = model.source
-    return Event(
-        id=model.id,
-        source=source,
-        type=entry.type,
-        subject=model.subject,
-        time=time,
-        dataschema=entry.schema_id,
-        data=model.data,
-        sigkeyid=model.sigkeyid,
-        signature=model.signature,
-        participant_id=source[_PARTICIPANT_PREFIX_LEN:],
-        area=entry.area,
-        name=entry.name,
-        version=entry.version,
-        warnings=tuple(findings.warnings),
-    )
+    return Event(model.id, source, entry.type, model.subject, time, entry.schema_id, model.data, model.sigkeyid,
+                 model.signature, source[_PARTICIPANT_PREFIX_LEN:], entry.area, entry.name, entry.version,
+                 tuple(findings.warnings))  # positionally: Event's field order
 
 
 def fast_structure_ok(envelope: Mapping[str, Any]) -> bool:
