@@ -27,8 +27,8 @@ class Event(msgspec.Struct, frozen=True, dict=True):
     decoder, so the same dict, member order included): use it for canonicalisation and signature
     verification and **never mutate it**. ``canonical`` is the RFC 8785 (JCS) bytes of that envelope — the
     Merkle leaf of the event. Nothing here says the signature is valid: that is the validator's job
-    (``chain_anchor.events.verify_event(event.envelope, keyring)``). Events compare by value (the fields
-    below, not ``envelope``); they are not hashable.
+    (``chain_anchor.events.verify_event(event.envelope, keyring)``). Events compare and hash by value (the
+    fields below, not ``envelope`` or ``canonical``).
     """
 
     id: str

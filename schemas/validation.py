@@ -1,6 +1,6 @@
 """``validate(raw) -> Event``: decode, check the schema and the domain rules in one pass, or say why not.
 
-Fast path (every valid event): msgspec decodes the JSON to a plain dict (kept as ``Event.envelope``),
+General path (every valid event): msgspec decodes the JSON to a plain dict (kept as ``Event.envelope``),
 converts it into the event type's generated frozen Struct — which checks types, enums, patterns, lengths
 and bounds in C — runs the few checks msgspec cannot express (``EXTRA_CHECKS``), then the domain rules.
 Two shortcuts, each exact: the envelope's six patterns are checked by one regex (``_compile``), and bytes
@@ -11,11 +11,12 @@ One-pass path (bytes in the compact form publishers and the gateway write, any m
 decodes the bytes straight into the model and re-encodes it sorted; equal lengths prove the general path
 would read the same document (see :func:`_typed`), and the re-encoding is the envelope's RFC 8785 bytes
 (``Event.canonical``, the Merkle leaf). The envelope dict is then decoded only when someone asks for it.
-Whatever that path cannot prove or accepts not, the general path above decides, with its own errors.
+Whatever that path cannot prove, or refuses, the general path above decides, with its own errors.
 
 Slow path (invalid events only): the JSON Schema itself, run by ``jsonschema``, lists *every* error with a
-JSON pointer. The two paths accept and reject exactly the same documents; the test suite checks that on
-every example and on hypothesis-mutated events.
+JSON pointer. The general and slow paths accept and reject exactly the same documents, and the one-pass
+and general paths decide alike; the test suite checks both on every example and on hypothesis-mutated
+events (``tests/schemas/test_agreement.py``, ``tests/schemas/test_fast_path.py``).
 """
 
 from __future__ import annotations
