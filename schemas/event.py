@@ -53,7 +53,10 @@ class Event(msgspec.Struct, frozen=True, dict=True):
     @functools.cached_property
     def envelope(self) -> dict[str, Any]:
         """The envelope as a plain dict (decoded from the JSON bytes on first use when validated from bytes)."""
-        envelope: dict[str, Any] = _decode(self.__dict__["json"])
+        raw = self.__dict__.get("json")
+        if raw is None:  # not made by schemas.validate (e.g. built by hand, or unpickled: fields only)
+            raise AttributeError("this Event carries no envelope: only schemas.validate attaches one")
+        envelope: dict[str, Any] = _decode(raw)
         return envelope
 
     @functools.cached_property

@@ -305,3 +305,11 @@ def test_free_text_takes_every_kind_of_character() -> None:
         outcome = _same(raw)
         assert outcome[0] == "accepted" and _typed(raw) is not None, outcome
         assert outcome[4] == rfc8785.dumps(outcome[2])
+
+
+def test_an_event_not_made_by_validate_says_it_has_no_envelope() -> None:
+    event = schemas.validate(msgspec.json.encode(_documents()[0]))
+    bare = schemas.Event(*(getattr(event, f) for f in event.__struct_fields__))
+    assert bare == event
+    with pytest.raises(AttributeError, match="no envelope"):
+        bare.envelope  # noqa: B018
