@@ -31,6 +31,7 @@ __all__ = [
     "event_signing_bytes",
     "leaf_bytes",
     "sign_event",
+    "verify_canonical_event",
     "verify_event",
     "verify_prevalidated_event",
 ]
@@ -124,3 +125,46 @@ def verify_prevalidated_event(envelope: Mapping[str, object], keyring: KeyRing) 
     keyring.verify(sig_key_id, signature, b"".join((TAG_EVENT, opening, b"," if before and after else b"", closing)))
     return b"".join((opening, b"," if before else b"", b'"sigkeyid":"', sig_key_id.encode("ascii"),
                      b'","signature":"', signature_text.encode("ascii"), b'"', b"," if after else b"", closing))
+
+
+def verify_canonical_event(leaf: bytes, sig_key_id: object, signature_text: object, keyring: KeyRing) -> None:
+    """:func:`verify_event` for an envelope given as its :func:`leaf_bytes`: the signing bytes are cut
+    from them, nothing is encoded again. For validators, whose ``schemas.Event.canonical`` is those bytes.
+
+    The caller guarantees that ``leaf`` is the RFC 8785 bytes of a signed envelope whose ``sigkeyid`` and
+    ``signature`` are ``sig_key_id`` and ``signature_text``, and in which no member whose name sorts after
+    ``signature`` holds an object or an array (an envelope that passed ``schemas.validate``: those members
+    are ``source``, ``specversion``, ``subject``, ``time`` and ``type``, all strings).
+
+    Why the cut is exact: JCS sorts members, so the unsigned envelope's bytes are the leaf less the text
+    ``"sigkeyid":"…","signature":"…"`` and one comma beside it, provided the two members are adjacent (no
+    name sorts between them; else that text is not found and the envelope is refused). The envelope's own
+    ``"sigkeyid":"`` is the last one in the leaf: that text cannot lie inside a JCS string (a quote in a
+    string is escaped, so ``d":"`` cannot occur there), and its first quote cannot close a string (a letter
+    follows it), so every occurrence names a member of some object (and follows ``{`` or ``,``); every
+    object that follows the envelope's own ``sigkeyid`` in the bytes would sit inside a member that sorts
+    after ``signature`` — there is none.
+    Raises what :func:`verify_event` raises, and :class:`~chain_anchor.errors.EventSignatureError` when the
+    two members are not found side by side with these values.
+    """
+    if not is_key_id(sig_key_id):
+        raise EventSignatureError("'sigkeyid' must be 64 lower-case hex characters")
+    signature = decode_signature(signature_text)
+    assert isinstance(signature_text, str)  # decode_signature checked it
+    at = leaf.rfind(_SIGKEYID_MEMBER)
+    if at <= 0 or leaf[at - 1] not in b",{":  # not JCS bytes: in JCS, that text is only ever a member name
+        raise EventSignatureError("the leaf has no member 'sigkeyid'")
+    members = b"".join((_SIGKEYID_MEMBER, sig_key_id.encode("ascii"), b'","signature":"',
+                        signature_text.encode("ascii"), b'"'))
+    if not leaf.startswith(members, at):
+        raise EventSignatureError("the leaf does not hold these 'sigkeyid' and 'signature' side by side")
+    end = at + len(members)
+    if leaf[at - 1] == _COMMA:  # {…,"sigkeyid":…,"signature":…[,…]}: drop the comma before
+        unsigned = (leaf[:at - 1], leaf[end:])
+    else:  # {"sigkeyid":…,"signature":…[,…]}: drop the comma after, if any
+        unsigned = (leaf[:at], leaf[end + 1:] if leaf[end:end + 1] == b"," else leaf[end:])
+    keyring.verify(sig_key_id, signature, b"".join((TAG_EVENT, *unsigned)))
+
+
+_SIGKEYID_MEMBER = b'"sigkeyid":"'
+_COMMA = ord(",")

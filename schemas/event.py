@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 from typing import Any
 
 import msgspec
@@ -13,16 +14,21 @@ from schemas.models import EventData
 
 __all__ = ["Event"]
 
+_decode = msgspec.json.Decoder().decode
+_encode_sorted = msgspec.json.Encoder(order="sorted").encode
 
-class Event(msgspec.Struct, frozen=True, kw_only=True):
+
+class Event(msgspec.Struct, frozen=True, dict=True):
     """A CloudEvent that passed :func:`schemas.validate` (schema and domain rules).
 
     ``data`` is the typed payload (e.g. :class:`schemas.models.WagonsLoadedV1`; narrow with
     ``isinstance``). ``envelope`` is the decoded original envelope as a plain dict — the very object
-    decoded (or passed in), not a copy: use it for canonicalisation and signature verification and
-    **never mutate it**. Nothing here says the signature is valid: that is the validator's job
-    (``chain_anchor.events.verify_event(event.envelope, keyring)``). Events compare by value; they are not
-    hashable (the envelope is a dict).
+    passed in when ``validate`` was given a dict, else decoded from the JSON bytes on first use (the same
+    decoder, so the same dict, member order included): use it for canonicalisation and signature
+    verification and **never mutate it**. ``canonical`` is the RFC 8785 (JCS) bytes of that envelope — the
+    Merkle leaf of the event. Nothing here says the signature is valid: that is the validator's job
+    (``chain_anchor.events.verify_event(event.envelope, keyring)``). Events compare and hash by value (the
+    fields below, not ``envelope`` or ``canonical``).
     """
 
     id: str
@@ -43,4 +49,19 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
     version: int
     warnings: tuple[EventWarning, ...]
     """Limits the event breaks without being invalid (quality, truck weight)."""
-    envelope: dict[str, Any]
+
+    @functools.cached_property
+    def envelope(self) -> dict[str, Any]:
+        """The envelope as a plain dict (decoded from the JSON bytes on first use when validated from bytes)."""
+        raw = self.__dict__.get("json")
+        if raw is None:  # not made by schemas.validate (e.g. built by hand, or unpickled: fields only)
+            raise AttributeError("this Event carries no envelope: only schemas.validate attaches one")
+        envelope: dict[str, Any] = _decode(raw)
+        return envelope
+
+    @functools.cached_property
+    def canonical(self) -> bytes:
+        """RFC 8785 bytes of :attr:`envelope`: the Merkle leaf. A validated envelope has ASCII member names
+        only, no floats and bounded integers, where msgspec's sorted encoding is JCS (see
+        ``chain_anchor.canonical``)."""
+        return _encode_sorted(self.envelope)

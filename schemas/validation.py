@@ -1,15 +1,22 @@
 """``validate(raw) -> Event``: decode, check the schema and the domain rules in one pass, or say why not.
 
-Fast path (every valid event): msgspec decodes the JSON to a plain dict (kept as ``Event.envelope``),
+General path (every valid event): msgspec decodes the JSON to a plain dict (kept as ``Event.envelope``),
 converts it into the event type's generated frozen Struct — which checks types, enums, patterns, lengths
 and bounds in C — runs the few checks msgspec cannot express (``EXTRA_CHECKS``), then the domain rules.
 Two shortcuts, each exact: the envelope's six patterns are checked by one regex (``_compile``), and bytes
 skip ijson's depth and long-integer scans, which no document the models accept can fail (any refusal runs
 the full :func:`schemas.ijson.loads` first, so I-JSON's rule is still the one reported).
 
+One-pass path (bytes in the compact form publishers and the gateway write, any member order): msgspec
+decodes the bytes straight into the model and re-encodes it sorted; equal lengths prove the general path
+would read the same document (see :func:`_typed`), and the re-encoding is the envelope's RFC 8785 bytes
+(``Event.canonical``, the Merkle leaf). The envelope dict is then decoded only when someone asks for it.
+Whatever that path cannot prove, or refuses, the general path above decides, with its own errors.
+
 Slow path (invalid events only): the JSON Schema itself, run by ``jsonschema``, lists *every* error with a
-JSON pointer. The two paths accept and reject exactly the same documents; the test suite checks that on
-every example and on hypothesis-mutated events.
+JSON pointer. The general and slow paths accept and reject exactly the same documents, and the one-pass
+and general paths decide alike; the test suite checks both on every example and on hypothesis-mutated
+events (``tests/schemas/test_agreement.py``, ``tests/schemas/test_fast_path.py``).
 """
 
 from __future__ import annotations
@@ -60,6 +67,8 @@ class _Compiled:
     """Every lifted pattern in one: it must ``fullmatch`` the values of ``lifted`` joined by NUL."""
     lifted: tuple[str, ...]
     values: Callable[[models.Envelope], tuple[str, ...]]
+    decode: Callable[[bytes], models.Envelope]
+    """msgspec's JSON decoder straight into ``model`` (the one-pass path of :func:`_typed`)."""
 
     def patterns_ok(self, model: models.Envelope) -> bool:
         return self.patterns is None or self.patterns.fullmatch(_JOIN.join(self.values(model))) is not None
@@ -88,7 +97,8 @@ def _compile(e: EventType) -> _Compiled:
             lifted.append((f.name, body))
     checks, subject_attr = models.EXTRA_CHECKS.get(e.type, ()), e.subject_field[6:]
     if not lifted:
-        return _Compiled(e, e.envelope_model, checks, subject_attr, None, (), lambda model: ())
+        return _Compiled(e, e.envelope_model, checks, subject_attr, None, (), lambda model: (),
+                         msgspec.json.Decoder(e.envelope_model).decode)
     model = msgspec.defstruct(
         f"{e.envelope_model.__name__}Unpatterned", [(name, str) for name, _ in lifted], bases=(e.envelope_model,),
         frozen=True, kw_only=True, module=__name__)
@@ -97,7 +107,7 @@ def _compile(e: EventType) -> _Compiled:
     names = tuple(name for name, _ in lifted)
     values = typing.cast(Callable[[models.Envelope], tuple[str, ...]],
                          operator.attrgetter(*names) if len(names) > 1 else lambda m: (getattr(m, names[0]),))
-    return _Compiled(e, model, checks, subject_attr, pattern, names, values)
+    return _Compiled(e, model, checks, subject_attr, pattern, names, values, msgspec.json.Decoder(model).decode)
 
 
 def _liftable_body(annotation: object) -> str | None:
@@ -168,59 +178,111 @@ def validate(raw: bytes | bytearray | memoryview | str | Mapping[str, Any]) -> E
     """
     if isinstance(raw, bytes | bytearray | memoryview):
         data = bytes(raw)
-        try:
-            return _validate(_object(ijson.loads_within_schema_limits(data)))
-        except SchemaError:
-            ijson.loads(data)  # I-JSON's refusals (depth, long integers) come before the schema's, as always
-            raise
+        return _typed(data) or _general(data)
     return _validate(_envelope_of(raw))
+
+
+def _general(data: bytes) -> Event:
+    """The general path for bytes: strict I-JSON to a dict, then :func:`_validate`."""
+    try:
+        return _validate(_object(ijson.loads_within_schema_limits(data)))
+    except SchemaError:
+        ijson.loads(data)  # I-JSON's refusals (depth, long integers) come before the schema's, as always
+        raise
+
+
+_TYPE_MEMBER = b'"type":"'
+_encode_sorted = msgspec.json.Encoder(order="sorted").encode
+
+
+@functools.cache
+def _table_by_type_bytes() -> dict[bytes, _Compiled]:
+    return {type_.encode(): compiled for type_, compiled in _table().items()}
+
+
+def _typed(data: bytes) -> Event | None:
+    """The one-pass path for bytes: the event, or None when it cannot show that the general path (I-JSON
+    parse to a dict, then ``msgspec.convert``) would return the very same event.
+
+    The type is guessed from the first ``"type":"`` in the bytes (a wrong guess fails the decode: the model's
+    ``type`` is a ``Literal``), and the bytes are decoded straight into that type's model. msgspec's typed
+    decoder is the generic decoder's parser (same strings, integers, UTF-8 and surrogate refusals) with the
+    same conversions as ``msgspec.convert``; what it does not refuse is a repeated member (the last one
+    wins), whitespace, and escapes or ``-0`` where shorter text means the same. So the model is re-encoded,
+    compact and sorted, and the lengths compared: msgspec writes every value in its shortest JSON text
+    (strings raw but for the escapes JSON requires, each in its shortest form; integers in canonical
+    decimal; a date as the 10 characters it was read from; members once each), so the re-encoding is
+    never longer than the input, and it is shorter whenever the input holds a repeated member, whitespace,
+    an avoidable escape or ``-0``. Equal lengths therefore prove that the input is msgspec's own compact
+    form of a duplicate-free object — exactly what :func:`~schemas.ijson.loads_within_schema_limits`
+    accepts after one decode and one encode — and that the general path's dict converts to this model.
+    The re-encoding is then the RFC 8785 form of the envelope (``Event.canonical``). Anything the typed
+    decode, the proof or a later check refuses returns None, so every refusal is the general path's.
+    """
+    at = data.find(_TYPE_MEMBER)
+    if at < 0:
+        return None
+    start = at + len(_TYPE_MEMBER)
+    compiled = _table_by_type_bytes().get(data[start:data.find(b'"', start)])
+    if compiled is None:
+        return None
+    try:
+        model = compiled.decode(data)
+    except (msgspec.MsgspecError, RecursionError):
+        return None
+    canonical = _encode_sorted(model)
+    if len(canonical) != len(data):
+        return None
+    try:
+        event = _event(compiled, model, _structure(compiled, model))
+    except (ValueError, _Invalid):  # a SchemaError is a ValueError: the general path reports it
+        return None
+    event.__dict__["json"] = data
+    event.__dict__["canonical"] = canonical
+    return event
 
 
 def _validate(envelope: dict[str, Any]) -> Event:
     compiled = _compiled_for(envelope)
     try:
         model = msgspec.convert(envelope, compiled.model)
-        if not compiled.patterns_ok(model):
-            raise _Invalid
-        time = datetime.datetime.fromisoformat(model.time)
-        if compiled.checks:
-            _run_checks(model, compiled.checks)
+        time = _structure(compiled, model)
     except (msgspec.MsgspecError, ValueError, _Invalid) as e:
         raise _slow_error(compiled.entry, envelope, e) from None
+    event = _event(compiled, model, time)
+    event.__dict__["envelope"] = envelope
+    return event
+
+
+def _structure(compiled: _Compiled, model: models.Envelope) -> datetime.datetime:
+    """The checks of a converted model that msgspec does not make (lifted patterns, real date-times,
+    ``EXTRA_CHECKS``); the event's time. Raises ``_Invalid`` or ``ValueError``."""
+    if not compiled.patterns_ok(model):
+        raise _Invalid
+    time = datetime.datetime.fromisoformat(model.time)
+    if compiled.checks:
+        _run_checks(model, compiled.checks)
+    return time
+
+
+def _event(compiled: _Compiled, model: models.Envelope, time: datetime.datetime) -> Event:
+    """The domain rules, then the event (without its envelope: the caller attaches it)."""
     findings = Findings()
     entry = compiled.entry
     _rules().check(entry.name, compiled.subject_attr, model, findings)
     if findings.errors:
         raise SchemaError(findings.errors, event_type=entry.type, event_id=model.id)
     source = model.source
-    return Event(
-        id=model.id,
-        source=source,
-        type=entry.type,
-        subject=model.subject,
-        time=time,
-        dataschema=entry.schema_id,
-        data=model.data,
-        sigkeyid=model.sigkeyid,
-        signature=model.signature,
-        participant_id=source[_PARTICIPANT_PREFIX_LEN:],
-        area=entry.area,
-        name=entry.name,
-        version=entry.version,
-        warnings=tuple(findings.warnings),
-        envelope=envelope,
-    )
+    return Event(model.id, source, entry.type, model.subject, time, entry.schema_id, model.data, model.sigkeyid,
+                 model.signature, source[_PARTICIPANT_PREFIX_LEN:], entry.area, entry.name, entry.version,
+                 tuple(findings.warnings))  # positionally: Event's field order
 
 
 def fast_structure_ok(envelope: Mapping[str, Any]) -> bool:
     """Whether the fast path accepts the structure (schema level, before domain rules). For tests."""
     compiled = _compiled_for(_envelope_of(envelope))
     try:
-        model = msgspec.convert(envelope, compiled.model)
-        if not compiled.patterns_ok(model):
-            return False
-        datetime.datetime.fromisoformat(model.time)
-        _run_checks(model, compiled.checks)
+        _structure(compiled, msgspec.convert(envelope, compiled.model))
     except (msgspec.MsgspecError, ValueError, _Invalid):
         return False
     return True

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import msgspec
+
 import schemas
 from chain_anchor.errors import BadSignature, EventSignatureError, UnknownKey
-from chain_anchor.events import verify_prevalidated_event
+from chain_anchor.events import verify_canonical_event
 from services.registry import Participant, Registry
 from services.validator.reasons import Reason
 
@@ -100,8 +102,9 @@ class Checker:
         if event.sigkeyid in participant.revoked:
             return Reject(Reason.REVOKED_KEY, f"key {event.sigkeyid} of {participant.id} was revoked",
                           event_id=event.id)
+        leaf = event.canonical  # RFC 8785 bytes of the envelope (schemas.validate: no floats, ASCII member names)
         try:
-            leaf = verify_prevalidated_event(event.envelope, participant.keys)  # schemas.validate: no floats
+            verify_canonical_event(leaf, event.sigkeyid, event.signature, participant.keys)
         except UnknownKey:
             return Reject(Reason.UNKNOWN_KEY, f"key {event.sigkeyid} is not a key of {participant.id}",
                           event_id=event.id)
@@ -114,7 +117,7 @@ class Checker:
                           f"{participant.id} has roles {sorted(participant.roles)}; {event.name} needs one of"
                           f" {sorted(entry.publisher_roles)}", event_id=event.id)
         if entry.owner_kind is not None and "admin" not in participant.roles:
-            value = policy.owner(event.envelope)
+            value = policy.owner(event)
             if not owns(participant, entry.owner_kind, value):
                 return Reject(Reason.NOT_OWNER, f"{participant.id} may not publish {event.name} for"
                               f" {entry.owner_field}={value!r}", event_id=event.id)
@@ -133,7 +136,18 @@ class _Policy:
     """The member names of ``entry.owner_field`` when it names members only (no ``~`` escapes, no array
     index): walked directly instead of parsing the pointer per event."""
 
-    def owner(self, envelope: dict[str, Any]) -> object:
+    data_attr: str | None
+    """The attribute of the typed ``data`` that ``entry.owner_field`` names, when it is ``/data/<member>``."""
+
+    def owner(self, event: schemas.Event) -> object:
+        """What ``entry.owner(event.envelope)`` returns. A string read from the typed ``data`` is the very
+        string the envelope holds there (one decoder); anything else (an absent member) is looked up in
+        the envelope."""
+        if self.data_attr is not None:
+            value = getattr(event.data, self.data_attr)
+            if type(value) is str:
+                return value
+        envelope = event.envelope
         if self.owner_keys is None:
             return self.entry.owner(envelope)
         node: object = envelope
@@ -154,7 +168,9 @@ def _policy(type_: str) -> _Policy:
         field = entry.owner_field
         parts = tuple(field[1:].split("/")) if field else None
         keys = parts if parts and field and "~" not in field and not any(p.isdigit() for p in parts) else None
-        policy = _POLICIES[type_] = _Policy(entry, frozenset(entry.publisher_roles), keys)
+        attrs = {f.encode_name: f.name for f in msgspec.structs.fields(entry.data_model)}
+        data_attr = attrs.get(keys[1]) if keys is not None and len(keys) == 2 and keys[0] == "data" else None
+        policy = _POLICIES[type_] = _Policy(entry, frozenset(entry.publisher_roles), keys, data_attr)
     return policy
 
 
