@@ -44,12 +44,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser,
 log = logging.getLogger(__name__)
 
 SEED = 5
-FIRST, MORE = 7000, 500  # up to about noon, then the afternoon, of the simulation's 6th day: yesterday (CST)
+FIRST, MORE = 7000, 500  # into the simulation's 8th day (CST): yesterday
 LINE = ["修文", "东阳", "聂村", "子洪", "沁县", "夏店", "大平", "长治北", "长治", "高平", "晋城", "月山"]
 _today_cst = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=8)).date()
-START = datetime.datetime.combine(_today_cst - datetime.timedelta(days=8), datetime.time(16), datetime.UTC)
-"""00:00 CST seven days ago: every published day lies in the past (the last one is yesterday), each on its own date
-(the first simulated days are quiet: 7,500 events reach about the 6th day's evening)."""
+START = datetime.datetime.combine(_today_cst - datetime.timedelta(days=9), datetime.time(16), datetime.UTC)
+"""00:00 CST eight days ago: every published day lies in the past (the last one is yesterday), each on its own date.
+7,500 events reach the 8th simulated day's early morning (05:28 CST with seed 5): with a start seven days ago
+they ran past the clock whenever the test ran between 00:00 and ~05:30 CST."""
 
 
 def _sim(**kw: Any) -> Iterator[dict[str, Any]]:
