@@ -151,11 +151,20 @@ class Committer:
         await asyncio.gather(*batch.acks)
         self.acked.update(batch.offsets)
 
+    def forget(self) -> None:
+        """Drop what is not committed yet: the reading of the raw topic started over (:class:`Positions`), and
+        an offset of the old reading could skip records of the new one. Not committing is always safe."""
+        self.acked.clear()
+
     async def commit(self, consumer: AIOKafkaConsumer, *, force: bool = False) -> None:
         now = time.monotonic()
         if not self.acked or (not force and now < self._due):
             return
-        offsets, self.acked = self.acked, {}
+        mine = consumer.assignment()  # a partition moved to another validator meanwhile is its to commit
+        offsets = {tp: offset for tp, offset in self.acked.items() if tp in mine}
+        self.acked = {}
+        if not offsets:
+            return
         self._due = now + self.interval_s
         try:
             await consumer.commit(offsets)
@@ -235,9 +244,15 @@ class Validator:
             committer = Committer(COMMIT_INTERVAL_S)
             in_flight: InFlight | None = None
             lag_due = 0.0
+            restarts = self.positions.restarts
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=2000)
                 self.positions.check(consumer, batches)
+                if self.positions.restarts != restarts:  # assigned anew, or the broker lost the topic
+                    restarts = self.positions.restarts
+                    committer.forget()
+                    if in_flight is not None:  # its acks still count; its offsets belong to the old reading
+                        in_flight = InFlight(in_flight.acks, {})
                 records = [r for rs in batches.values() for r in rs]
                 if (now := time.monotonic()) >= lag_due:
                     lag_due = now + LAG_INTERVAL_S

@@ -45,6 +45,16 @@ async def test_offsets_are_committed_once_acked_at_most_once_per_interval_and_al
         await committer.commit(consumer, force=True)  # on stop
         assert await consumer.committed(tp) == 3
         assert committer.commits == 2
+
+        # what the reading that started over must not commit, and partitions no longer assigned
+        await committer.settle(InFlight([], {tp: 99}))
+        committer.forget()
+        await committer.commit(consumer, force=True)
+        assert await consumer.committed(tp) == 3
+        await committer.settle(InFlight([], {TopicPartition(raw, 1): 2}))  # not assigned to this consumer
+        await committer.commit(consumer, force=True)
+        assert await consumer.committed(TopicPartition(raw, 1)) is None
+        assert committer.commits == 2
     finally:
         await consumer.stop()
         await producer.stop()
