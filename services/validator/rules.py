@@ -33,7 +33,10 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from msgspec import UnsetType
+
 import schemas
+from schemas.models import TruckWeighedV1, WagonsLoadedV1, WagonsUnloadedV1
 from services.receipts.shipment import RECEIPT_NAMES, LedgerEvent, Shipment
 from services.receipts.store import claim_receipts, load_receipt_context
 from services.store.postgres import LedgerStore
@@ -109,18 +112,28 @@ class LedgerRules:
                                  _already(shipment_id, "a receipt", holder or "unknown"))
 
     def _remember(self, event: schemas.Event) -> None:
-        data = event.envelope.get("data") or {}
-        shipment_id = data.get("shipment_id")
-        loading = event.name == "WagonsLoaded"
-        outbound = event.name == "TruckWeighed" and data.get("direction") == "outbound"
-        delivery = event.name == "WagonsUnloaded" or outbound
-        if not shipment_id or not (loading or delivery):
+        """Note a loading or delivery this validator accepted. Reads the typed payload: the envelope dict
+        would be decoded again from the bytes for every event (the one-pass validation does not make it)."""
+        data = event.data
+        order_id: str | None
+        consignee: str | None
+        if isinstance(data, WagonsLoadedV1):
+            shipment_id, order_id, consignee, delivered = data.shipment_id, data.order_id, data.buyer_id, False
+        elif isinstance(data, WagonsUnloadedV1):
+            shipment_id, order_id, consignee, delivered = data.shipment_id, data.order_id, None, True
+        elif isinstance(data, TruckWeighedV1) and data.direction == "outbound":
+            if isinstance(data.shipment_id, UnsetType):
+                return
+            shipment_id, delivered = data.shipment_id, True
+            order_id = None if isinstance(data.order_id, UnsetType) else data.order_id
+            consignee = None
+        else:
             return  # inbound weigh tickets fed a railhead: no part of a receipt
         seen = self._seen.pop(shipment_id, _Seen())
-        if loading:
-            seen = replace(seen, order_id=data.get("order_id"), consignee=data.get("buyer_id"))
+        if delivered:
+            seen = replace(seen, order_id=seen.order_id or order_id, delivered=True)
         else:
-            seen = replace(seen, order_id=seen.order_id or data.get("order_id"), delivered=True)
+            seen = replace(seen, order_id=order_id, consignee=consignee)
         self._seen[shipment_id] = seen
         if len(self._seen) > self._memory:
             self._seen.popitem(last=False)

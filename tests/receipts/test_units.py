@@ -135,3 +135,25 @@ def test_malformed_bundles_are_format_errors() -> None:
         with pytest.raises(BundleInvalid) as caught:
             verify_bundle(copy.deepcopy(bundle), trust)
         assert caught.value.check == "format" and words in str(caught.value), (bundle, str(caught.value))
+
+
+async def test_the_validators_memory_of_loadings_and_deliveries_reads_the_typed_payload() -> None:
+    """What a validator remembers of accepted, maybe unsealed, events (for receipts right behind them) comes
+    from the typed payload: loading -> order and consignee, unloading or outbound ticket -> delivered; an
+    inbound ticket and other events leave no trace. No database: a batch without receipts touches none."""
+    import schemas
+    from services.validator.checks import Accept
+    from services.validator.rules import LedgerRules, _Seen
+    from tests.receipts.helpers import truck_shipment
+
+    rail, truck = shipment(C, 301), truck_shipment(C, 302)
+    inbound = copy.deepcopy(truck.tickets[0])
+    inbound["data"].update(direction="inbound", shipment_id="SHP-INBOUND")
+    events = [*rail.all(), *truck.all(), inbound]
+    rules = LedgerRules()
+    decisions = [Accept(schemas.validate(e), b"") for e in events]
+    assert await rules.apply(None, decisions) == decisions  # type: ignore[arg-type]
+    assert dict(rules._seen) == {
+        rail.shipment_id: _Seen(order_id=rail.order_id, consignee=BUYER, delivered=True),
+        truck.shipment_id: _Seen(order_id=truck.order_id, delivered=True),
+    }
