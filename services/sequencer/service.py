@@ -27,7 +27,7 @@ from chain_anchor.cutter import BlockCutter
 from chain_anchor.errors import ItemTooLarge
 from chain_anchor.keys import KeyRing
 from services import blockmsg, db, metrics, rotation
-from services.config import Settings
+from services.config import Settings, StageTrace
 from services.kafka import clients
 from services.kafka.topics import Topics
 from services.keyfiles import genesis_path, sequencer_signer
@@ -96,6 +96,7 @@ class Sequencer:
         self.validators = self.load_validators()
         self._validators_due = 0.0
         self.offsets = OffsetTracker(None, settings.offset_gap_max_retries)
+        self.trace = StageTrace(settings, "sequencer")
 
     def load_validators(self) -> KeyRing:
         """The validator keys of the trust set (genesis ``validators``); none if there is no genesis file."""
@@ -171,6 +172,7 @@ class Sequencer:
         finally:
             await consumer.stop()
             await producer.stop()
+            self.trace.close()
 
     async def _loop(self, store: LedgerStore, sealer: BlockSealer, consumer: AIOKafkaConsumer,
                     producer: AIOKafkaProducer, tp: TopicPartition, stop: asyncio.Event) -> None:
@@ -210,12 +212,16 @@ class Sequencer:
             due = pending_since is not None and time.monotonic() - pending_since >= timeout_s
             if due and marker_sent_for != sealer.next_height:
                 marker_sent_for = sealer.next_height
+                sent_at = time.monotonic()
                 await producer.send_and_wait(self.topics.accepted, b"", headers=[
                     ("ttc", str(sealer.next_height).encode())])
+                self.trace.write(k="m", h=marker_sent_for, sent=sent_at, acked=time.monotonic())
 
     async def _getmany(self, consumer: AIOKafkaConsumer, tp: TopicPartition, timeout_ms: int) -> list[Record]:
         records = await consumer.getmany(tp, timeout_ms=timeout_ms, max_records=self.settings.max_events_per_block)
         out: list[Record] = records.get(tp, [])
+        if out and self.trace.on:
+            self.trace.write(k="r", t=time.monotonic(), lo=out[0].offset, hi=out[-1].offset)
         await metrics.consumer_lag("coalchain-sequencer", consumer)
         return out
 
@@ -299,7 +305,9 @@ class Sequencer:
 
     async def _seal_and_publish(self, sealer: BlockSealer, producer: AIOKafkaProducer,
                                 batch: list[VerdictBatch]) -> None:
+        cut_at = time.monotonic()
         sealed, dups = await sealer.seal(batch)
+        committed_at = time.monotonic()
         await self._reject_replays(producer, dups)
         if sealed is None:
             return
@@ -309,6 +317,9 @@ class Sequencer:
                   sealed.row.tree_size)  # INFO: the periodic summary (services.metrics.log_summary)
         metrics.block_sealed(sealed.row.height, sealed.event_times)
         await self._publish(producer, sealed)
+        if self.trace.on:
+            self.trace.write(k="b", h=sealed.row.height, first=sealed.row.first_offset, last=sealed.row.last_offset,
+                             n=sealed.row.leaf_count, cut=cut_at, committed=committed_at, published=time.monotonic())
 
     async def _publish(self, producer: AIOKafkaProducer, sealed: Sealed) -> None:
         value = blockmsg.encode(sealed.row.header, sealed.row.signatures, sealed.leaves, sealed.row.checkpoint)
