@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # tansu answers a fetch only when this wait is over, even with data ready; Kafka answers as soon as
     # fetch_min_bytes are there. Small = low latency on both, at the cost of more idle fetch requests.
     kafka_fetch_max_wait_ms: int = 20
+    # producers (gateway, tools) wait this long to fill a request: fewer, larger produce requests (on tansu
+    # each request has a high fixed cost); the validators and the sequencer send one record at a time: no linger
+    kafka_linger_ms: int = Field(10, ge=0)
     # Production Kafka (docs/operations.md): topic replication, and SASL/SCRAM + TLS for every client
     kafka_replication_factor: int = 1  # three brokers: 3
     kafka_min_insync_replicas: int = 0  # 0: the broker's default; three brokers: 2 (with acks=all)

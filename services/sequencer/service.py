@@ -33,7 +33,7 @@ from services.kafka.topics import Topics
 from services.keyfiles import genesis_path, sequencer_signer
 from services.registry import load_validator_keys
 from services.sequencer.intake import Quarantined, Reason, check_marker, check_verdict, ttc_height
-from services.sequencer.sealing import BlockSealer, Duplicate, Sealed, VerdictBatch
+from services.sequencer.sealing import BlockSealer, Duplicate, Sealed, VerdictBatch, parse_event_time
 from services.store.postgres import LedgerStore
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,19 @@ REPUBLISH_SCAN = 256  # blocks-topic records looked at (from the end) for the la
 
 
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
+
+
+def timer_start(verified_at: str, timeout_s: float, *, now: float, wall_now: float) -> float:
+    """When the batch timer of a block starts (``time.monotonic()`` scale): when its first verdict was signed
+    (``verified_at``, the validator's clock), not when the sequencer read it, so the hop validator → accepted
+    topic → sequencer is not waited for twice. Credited at most half the timeout, so a validator clock running
+    behind cuts blocks at most twice as often; a clock ahead (or an unreadable time) credits nothing. Only when
+    the time-to-cut marker is *published* depends on it; where blocks are cut stays in the topic."""
+    try:
+        age = wall_now - parse_event_time(verified_at).timestamp()
+    except ValueError:
+        age = 0.0
+    return now - min(max(age, 0.0), timeout_s / 2)
 
 
 @dataclass
@@ -97,6 +110,7 @@ class Sequencer:
         self._validators_due = 0.0
         self.offsets = OffsetTracker(None, settings.offset_gap_max_retries)
         self.trace = StageTrace(settings, "sequencer")
+        self._last_verified_at = ""  # of the last verdict record fed to the cutter (starts the batch timer)
 
     def load_validators(self) -> KeyRing:
         """The validator keys of the trust set (genesis ``validators``); none if there is no genesis file."""
@@ -147,7 +161,8 @@ class Sequencer:
         sealer = BlockSealer(store, self.signer, ledger_id=self.settings.ledger_id,
                              source_topic=self.topics.accepted, head=await store.head())
         await rotation.check_signer(store.pool, self.signer, self.settings, sealer.next_height)  # key rotations
-        producer = clients.producer(self.settings)
+        # every send of the sequencer is awaited before it goes on (markers, blocks): lingering would only delay it
+        producer = clients.producer(self.settings, linger_ms=0)
         consumer = clients.consumer(self.settings, max_poll_records=self.settings.max_events_per_block)
         await producer.start()
         await consumer.start()
@@ -208,7 +223,11 @@ class Sequencer:
                     sealer.range_start = record.offset  # reading began at the topic's start
                 pending = await self._consume(sealer, producer, cutter, record)
                 if pending is not None:
-                    pending_since = (pending_since or time.monotonic()) if pending else None
+                    if not pending:
+                        pending_since = None
+                    elif pending_since is None:
+                        pending_since = timer_start(self._last_verified_at, timeout_s, now=time.monotonic(),
+                                                    wall_now=time.time())
             due = pending_since is not None and time.monotonic() - pending_since >= timeout_s
             if due and marker_sent_for != sealer.next_height:
                 marker_sent_for = sealer.next_height
@@ -293,6 +312,7 @@ class Sequencer:
         await self._quarantine(producer, bad)
         if batch is None:
             return None
+        self._last_verified_at = batch.verified_at
         try:
             batches, pending = cutter.ordered(batch, batch.size, len(batch.entries))
         except ItemTooLarge as e:

@@ -238,7 +238,8 @@ class Validator:
         store = LedgerStore(pool)
         consumer = clients.consumer(self.settings, group_id=self.settings.topic(GROUP_ID), max_poll_records=2000)
         consumer.subscribe([self.topics.raw], listener=self.positions)
-        producer = clients.producer(self.settings)
+        # one verdict record per fetched batch, sent as soon as the batch is checked: lingering would only delay it
+        producer = clients.producer(self.settings, linger_ms=0)
         await producer.start()
         await consumer.start()
         try:
