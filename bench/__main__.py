@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
                    " views: the first one is the load (default 1000)")
     p.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")],
                    help="proofs: ledger sizes, comma separated (default 1000000,10000000; quick 10000,100000)")
+    p.add_argument("--stages", action="store_true",
+                   help="seal-latency: where the latency goes, stage by stage (services write a stage trace)")
     p.add_argument("--validators", type=int, default=2, help="validator processes (default 2)")
     p.add_argument("--no-profile", action="store_true", help="seal-throughput: do not attach py-spy")
     p.add_argument("--seed", type=int, default=20_261_122, help="simulator seed")
@@ -103,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)-5s %(name)s: %(message)s")
     opts = Options(quick=args.quick, events=args.events, seed=args.seed, profile=not args.no_profile,
                    duration_s=args.duration_s, rates=args.rates or [], sizes=args.sizes or [],
-                   validators=args.validators, results_dir=args.results_dir)
+                   validators=args.validators, results_dir=args.results_dir, stages=args.stages)
     if args.scenario == "table":
         docs = [json.loads(p.read_text()) for name in SCENARIOS if (p := args.results_dir / f"{name}.json").exists()]
         print(markdown_table(docs), end="")

@@ -82,6 +82,8 @@ class Stack:
             # the bench replays the simulator's default days (2025): widen the validators' past window
             "COALCHAIN_EVENT_TIME_MAX_PAST_S": str(20 * 365 * 86_400),
         })
+        if s.stage_trace_dir is not None:
+            env["COALCHAIN_STAGE_TRACE_DIR"] = str(s.stage_trace_dir)
         return env
 
     @property

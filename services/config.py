@@ -6,7 +6,10 @@ Every field is documented in ``docs/configuration.md``.
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
+from typing import IO, Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,6 +48,9 @@ class Settings(BaseSettings):
     # tansu answers a fetch only when this wait is over, even with data ready; Kafka answers as soon as
     # fetch_min_bytes are there. Small = low latency on both, at the cost of more idle fetch requests.
     kafka_fetch_max_wait_ms: int = 20
+    # producers (gateway, tools) wait this long to fill a request: fewer, larger produce requests (on tansu
+    # each request has a high fixed cost); the validators and the sequencer send one record at a time: no linger
+    kafka_linger_ms: int = Field(10, ge=0)
     # Production Kafka (docs/operations.md): topic replication, and SASL/SCRAM + TLS for every client
     kafka_replication_factor: int = 1  # three brokers: 3
     kafka_min_insync_replicas: int = 0  # 0: the broker's default; three brokers: 2 (with acks=all)
@@ -111,6 +117,9 @@ class Settings(BaseSettings):
     metrics_port: int = 0  # 0: no metrics listener; else each non-API process serves /metrics here
     metrics_host: str = "127.0.0.1"
     log_format: str = Field("text", pattern=r"^(text|json)$")
+    # Benchmarks (bench seal-latency --stages): the validators and the sequencer append the time.monotonic()
+    # of each stage an event passes to <dir>/<role>-<pid>.jsonl. Empty: off
+    stage_trace_dir: Path | None = None
 
     def is_development(self) -> bool:
         return self.environment == "development"
@@ -128,3 +137,29 @@ class Settings(BaseSettings):
     def topic(self, name: str) -> str:
         """The broker-side name of a logical topic name (adds the test prefix, if any)."""
         return f"{self.kafka_topic_prefix}{name}"
+
+
+class StageTrace:
+    """Stage timestamps for ``bench seal-latency --stages`` (:attr:`Settings.stage_trace_dir`): one JSON line
+    per batch, block or marker, written only when the setting is given (line-buffered, so a killed process
+    loses at most its last line)."""
+
+    def __init__(self, settings: Settings, role: str) -> None:
+        self._out: IO[str] | None = None
+        if settings.stage_trace_dir is not None:
+            settings.stage_trace_dir.mkdir(parents=True, exist_ok=True)
+            path = settings.stage_trace_dir / f"{role}-{os.getpid()}.jsonl"
+            self._out = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115  # closed by close()
+
+    @property
+    def on(self) -> bool:
+        return self._out is not None
+
+    def write(self, **fields: Any) -> None:
+        if self._out is not None:
+            self._out.write(json.dumps(fields, separators=(",", ":")) + "\n")
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None

@@ -24,6 +24,7 @@ class Options:
     ceiling_events: int | None = None  # events per ceiling measurement (default 5,000 quick / 20,000)
     ceiling_seconds: float | None = None  # seconds per timed ceiling loop (default 0.5 quick / 2)
     requests: int | None = None  # proofs: requests per kind (default 300 quick / 2,000)
+    stages: bool = False  # seal-latency: trace each event's stages (bench.stages)
 
     def pick(self, quick: int, full: int) -> int:
         """``--events`` if given, else the quick or the full default."""

@@ -25,6 +25,8 @@ from bench.events import Record, event_file
 from bench.monitor import Monitor
 from bench.scenarios import Options
 from bench.stack import Stack, stack
+from bench.stages import Trace, breakdown
+from bench.stages import table as stage_table
 from services.config import Settings
 from services.kafka import clients
 
@@ -95,13 +97,20 @@ class SealWatcher:
         return sum(1 for i in ids if i not in self.sealed_at)
 
 
-async def publish_at_rate(settings: Settings, topic: str, records: list[Record], rate: float,
-                          st: Stack) -> tuple[dict[str, float], float]:
-    """Send ``records`` at ``rate``/s; return (event id -> publish time, seconds it took)."""
+async def publish_at_rate(settings: Settings, topic: str, records: list[Record], rate: float, st: Stack,
+                          positions: dict[str, tuple[int, int]] | None = None) -> tuple[dict[str, float], float]:
+    """Send ``records`` at ``rate``/s; return (event id -> publish time, seconds it took). ``positions``: filled
+    with each event's raw (partition, offset)."""
     producer = clients.producer(settings)
     await producer.start()
     published: dict[str, float] = {}
     pending: list[asyncio.Future[Any]] = []
+
+    def noted(event_id: str) -> Any:
+        def done(f: asyncio.Future[Any]) -> None:
+            if positions is not None and not f.cancelled() and f.exception() is None:
+                positions[event_id] = (f.result().partition, f.result().offset)
+        return done
     try:
         t0 = time.perf_counter()
         sent = 0
@@ -110,7 +119,10 @@ async def publish_at_rate(settings: Settings, topic: str, records: list[Record],
             while sent < due:
                 r = records[sent]
                 published[r.event_id] = time.perf_counter()
-                pending.append(await producer.send(topic, r.value, key=r.key))
+                fut = await producer.send(topic, r.value, key=r.key)
+                if positions is not None:
+                    fut.add_done_callback(noted(r.event_id))
+                pending.append(fut)
                 sent += 1
             if len(pending) > 5_000:
                 await asyncio.gather(*pending)
@@ -167,6 +179,8 @@ async def run(opts: Options, ceilings: Ceilings) -> Result:
     for c in await ceilings.ed25519(records[: ceilings.sample_events], events.genesis):
         result.ceilings[c.key] = c
     async with stack(NAME) as st:
+        if opts.stages:
+            st.settings = st.settings.model_copy(update={"stage_trace_dir": st.home / "stages"})
         result.parameters.update(batch_timeout_ms=st.settings.batch_timeout_ms,
                                  max_events_per_block=st.settings.max_events_per_block)
         st.write_genesis(events.genesis)
@@ -213,7 +227,9 @@ async def _one_rate(st: Stack, watcher: SealWatcher, mon: Monitor, batch: list[R
     await st.sample_postgres_rss()  # track the backends that exist now, so the CPU window starts with them
     cpu0 = st.cpu.snapshot()
     sealed0 = await mon.sealed()
-    published, seconds = await publish_at_rate(st.settings, st.topics.raw, batch, rate, st)
+    positions: dict[str, tuple[int, int]] = {}
+    published, seconds = await publish_at_rate(st.settings, st.topics.raw, batch, rate, st,
+                                               positions if st.settings.stage_trace_dir else None)
     sealed1 = await mon.sealed()
     missing = await watcher.wait_for(list(published), timeout_s=max(60.0, 3 * seconds))
     await st.sample_postgres_rss()
@@ -242,6 +258,17 @@ async def _one_rate(st: Stack, watcher: SealWatcher, mon: Monitor, batch: list[R
                per.pop("all processes", 0.0), "µs/event", higher_is_better=False, headline=True)
     if missing:
         result.notes.append(f"@ {label}: {missing} events not sealed within the wait")
-    return {**summary, "offered_events_per_s": round(offered), "missing": missing,
+    stages: dict[str, Any] = {}
+    if st.settings.stage_trace_dir is not None:
+        trace = Trace.load(st.settings.stage_trace_dir)
+        stages = breakdown(trace, [(t, *positions[i], watcher.sealed_at[i]) for i, t in published.items()
+                                   if i in watcher.sealed_at and i in positions])
+        console.print(f"stages @ {label} ({stages.get('events_traced')} events traced, {stages.get('blocks')} blocks"
+                      f" in the run, {stages.get('events_per_block_mean', 0):.0f} events per block, validator batches"
+                      f" of {stages.get('validator_batch_events_mean', 0):.0f}; p50/p99 ms by 5 s:"
+                      f" {stages.get('p50_p99_ms_by_5s')}):\n"
+                      + stage_table(stages))
+    return {**summary, **({"stages": stages} if stages else {}), "offered_events_per_s": round(offered),
+            "missing": missing,
             "sealed_during_window_events_per_s": round((sealed1 - sealed0) / seconds),
             "cpu_us_per_event": {k: round(v, 2) for k, v in sorted(per.items())}}

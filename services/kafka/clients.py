@@ -39,7 +39,7 @@ def producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
         "enable_idempotence": settings.kafka_enable_idempotence,
         "max_request_size": MAX_MESSAGE_BYTES,
         "request_timeout_ms": settings.kafka_request_timeout_ms,
-        "linger_ms": 2,
+        "linger_ms": settings.kafka_linger_ms,
         "max_batch_size": 1024 * 1024,
         **security_kwargs(settings),
     }

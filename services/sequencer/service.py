@@ -27,13 +27,13 @@ from chain_anchor.cutter import BlockCutter
 from chain_anchor.errors import ItemTooLarge
 from chain_anchor.keys import KeyRing
 from services import blockmsg, db, metrics, rotation
-from services.config import Settings
+from services.config import Settings, StageTrace
 from services.kafka import clients
 from services.kafka.topics import Topics
 from services.keyfiles import genesis_path, sequencer_signer
 from services.registry import load_validator_keys
 from services.sequencer.intake import Quarantined, Reason, check_marker, check_verdict, ttc_height
-from services.sequencer.sealing import BlockSealer, Duplicate, Sealed, VerdictBatch
+from services.sequencer.sealing import BlockSealer, Duplicate, Sealed, VerdictBatch, parse_event_time
 from services.store.postgres import LedgerStore
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,19 @@ REPUBLISH_SCAN = 256  # blocks-topic records looked at (from the end) for the la
 
 
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
+
+
+def timer_start(verified_at: str, timeout_s: float, *, now: float, wall_now: float) -> float:
+    """When the batch timer of a block starts (``time.monotonic()`` scale): when its first verdict was signed
+    (``verified_at``, the validator's clock), not when the sequencer read it, so the hop validator → accepted
+    topic → sequencer is not waited for twice. Credited at most half the timeout, so a validator clock running
+    behind cuts blocks at most twice as often; a clock ahead (or an unreadable time) credits nothing. Only when
+    the time-to-cut marker is *published* depends on it; where blocks are cut stays in the topic."""
+    try:
+        age = wall_now - parse_event_time(verified_at).timestamp()
+    except ValueError:
+        age = 0.0
+    return now - min(max(age, 0.0), timeout_s / 2)
 
 
 @dataclass
@@ -96,6 +109,8 @@ class Sequencer:
         self.validators = self.load_validators()
         self._validators_due = 0.0
         self.offsets = OffsetTracker(None, settings.offset_gap_max_retries)
+        self.trace = StageTrace(settings, "sequencer")
+        self._last_verified_at = ""  # of the last verdict record fed to the cutter (starts the batch timer)
 
     def load_validators(self) -> KeyRing:
         """The validator keys of the trust set (genesis ``validators``); none if there is no genesis file."""
@@ -146,7 +161,8 @@ class Sequencer:
         sealer = BlockSealer(store, self.signer, ledger_id=self.settings.ledger_id,
                              source_topic=self.topics.accepted, head=await store.head())
         await rotation.check_signer(store.pool, self.signer, self.settings, sealer.next_height)  # key rotations
-        producer = clients.producer(self.settings)
+        # every send of the sequencer is awaited before it goes on (markers, blocks): lingering would only delay it
+        producer = clients.producer(self.settings, linger_ms=0)
         consumer = clients.consumer(self.settings, max_poll_records=self.settings.max_events_per_block)
         await producer.start()
         await consumer.start()
@@ -171,6 +187,7 @@ class Sequencer:
         finally:
             await consumer.stop()
             await producer.stop()
+            self.trace.close()
 
     async def _loop(self, store: LedgerStore, sealer: BlockSealer, consumer: AIOKafkaConsumer,
                     producer: AIOKafkaProducer, tp: TopicPartition, stop: asyncio.Event) -> None:
@@ -206,16 +223,24 @@ class Sequencer:
                     sealer.range_start = record.offset  # reading began at the topic's start
                 pending = await self._consume(sealer, producer, cutter, record)
                 if pending is not None:
-                    pending_since = (pending_since or time.monotonic()) if pending else None
+                    if not pending:
+                        pending_since = None
+                    elif pending_since is None:
+                        pending_since = timer_start(self._last_verified_at, timeout_s, now=time.monotonic(),
+                                                    wall_now=time.time())
             due = pending_since is not None and time.monotonic() - pending_since >= timeout_s
             if due and marker_sent_for != sealer.next_height:
                 marker_sent_for = sealer.next_height
+                sent_at = time.monotonic()
                 await producer.send_and_wait(self.topics.accepted, b"", headers=[
                     ("ttc", str(sealer.next_height).encode())])
+                self.trace.write(k="m", h=marker_sent_for, sent=sent_at, acked=time.monotonic())
 
     async def _getmany(self, consumer: AIOKafkaConsumer, tp: TopicPartition, timeout_ms: int) -> list[Record]:
         records = await consumer.getmany(tp, timeout_ms=timeout_ms, max_records=self.settings.max_events_per_block)
         out: list[Record] = records.get(tp, [])
+        if out and self.trace.on:
+            self.trace.write(k="r", t=time.monotonic(), lo=out[0].offset, hi=out[-1].offset)
         await metrics.consumer_lag("coalchain-sequencer", consumer)
         return out
 
@@ -287,6 +312,7 @@ class Sequencer:
         await self._quarantine(producer, bad)
         if batch is None:
             return None
+        self._last_verified_at = batch.verified_at
         try:
             batches, pending = cutter.ordered(batch, batch.size, len(batch.entries))
         except ItemTooLarge as e:
@@ -299,7 +325,9 @@ class Sequencer:
 
     async def _seal_and_publish(self, sealer: BlockSealer, producer: AIOKafkaProducer,
                                 batch: list[VerdictBatch]) -> None:
+        cut_at = time.monotonic()
         sealed, dups = await sealer.seal(batch)
+        committed_at = time.monotonic()
         await self._reject_replays(producer, dups)
         if sealed is None:
             return
@@ -309,6 +337,9 @@ class Sequencer:
                   sealed.row.tree_size)  # INFO: the periodic summary (services.metrics.log_summary)
         metrics.block_sealed(sealed.row.height, sealed.event_times)
         await self._publish(producer, sealed)
+        if self.trace.on:
+            self.trace.write(k="b", h=sealed.row.height, first=sealed.row.first_offset, last=sealed.row.last_offset,
+                             n=sealed.row.leaf_count, cut=cut_at, committed=committed_at, published=time.monotonic())
 
     async def _publish(self, producer: AIOKafkaProducer, sealed: Sealed) -> None:
         value = blockmsg.encode(sealed.row.header, sealed.row.signatures, sealed.leaves, sealed.row.checkpoint)

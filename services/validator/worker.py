@@ -27,7 +27,7 @@ from aiokafka.structs import ConsumerRecord
 from chain_anchor.keys import Signer
 from chain_anchor.verdict import VerdictEntry, encode_verdict
 from services import db, metrics
-from services.config import Settings
+from services.config import Settings, StageTrace
 from services.kafka import clients
 from services.kafka.topics import Topics
 from services.keyfiles import ensure_development_validator, validator_signer
@@ -221,6 +221,8 @@ class Validator:
         self.positions = Positions(self.seen)
         self.stats = Stats()
         self._registry_due = 0.0
+        self.trace = StageTrace(settings, "validator")
+        self._verdict_futures: list[asyncio.Future[object]] = []  # of the last batch, for the stage trace
 
     async def run(self, stop: asyncio.Event) -> None:
         thresholds = gc.get_threshold()
@@ -236,7 +238,8 @@ class Validator:
         store = LedgerStore(pool)
         consumer = clients.consumer(self.settings, group_id=self.settings.topic(GROUP_ID), max_poll_records=2000)
         consumer.subscribe([self.topics.raw], listener=self.positions)
-        producer = clients.producer(self.settings)
+        # one verdict record per fetched batch, sent as soon as the batch is checked: lingering would only delay it
+        producer = clients.producer(self.settings, linger_ms=0)
         await producer.start()
         await consumer.start()
         try:
@@ -247,6 +250,7 @@ class Validator:
             restarts = self.positions.restarts
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=2000)
+                fetched_at = time.monotonic()
                 self.positions.check(consumer, batches)
                 if self.positions.restarts != restarts:  # assigned anew, or the broker lost the topic
                     restarts = self.positions.restarts
@@ -258,6 +262,8 @@ class Validator:
                     lag_due = now + LAG_INTERVAL_S
                     await metrics.consumer_lag(GROUP_ID, consumer)
                 sent = await self.process(store, producer, records) if records else None
+                if self.trace.on and records:
+                    self._trace_batch(batches, fetched_at)
                 # the previous batch's acks have arrived meanwhile (or we wait for them now)
                 if in_flight is not None:
                     await committer.settle(in_flight)
@@ -275,6 +281,22 @@ class Validator:
             await consumer.stop()
             await producer.stop()
             await pool.close()
+            self.trace.close()
+
+    def _trace_batch(self, batches: dict[TopicPartition, list[Record]], fetched_at: float) -> None:
+        """Stage trace: when the batch was fetched, its verdicts sent and acknowledged, and where they landed."""
+        sent_at = time.monotonic()
+        positions = [[tp.partition, rs[0].offset, rs[-1].offset] for tp, rs in batches.items() if rs]
+        futures = self._verdict_futures
+        if not futures:
+            return
+
+        def acked(done: asyncio.Future[list[object]]) -> None:
+            offsets = [getattr(r, "offset", None) for r in done.result()]
+            self.trace.write(k="v", fetch=fetched_at, sent=sent_at, acked=time.monotonic(), pos=positions,
+                             acc=offsets)
+
+        asyncio.gather(*futures, return_exceptions=True).add_done_callback(acked)
 
     async def refresh_registry(self, store: LedgerStore) -> int:
         """Fold registry events sealed since the last call: an index range scan on (type, leaf_index) per
@@ -309,6 +331,7 @@ class Validator:
     async def _send_verdicts(self, producer: AIOKafkaProducer,
                              entries: list[VerdictEntry]) -> list[asyncio.Future[object]]:
         """One signed verdict record per run of ``verdict_max_bytes`` (and ``max_events_per_block``)."""
+        self._verdict_futures = []
         if not entries:
             return []
         verified_at = rfc3339_now()
@@ -318,6 +341,8 @@ class Validator:
             value = encode_verdict(chunk, verified_at, self.signer)
             fut: asyncio.Future[object] = await producer.send(self.topics.accepted, value)
             futures.append(fut)
+        if self.trace.on:
+            self._verdict_futures = futures
         return futures
 
     async def _replays(self, store: LedgerStore, records: list[Record],
