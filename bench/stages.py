@@ -1,5 +1,5 @@
 """Where publish→sealed latency goes (``bench seal-latency --stages``): joins the stage trace the validators
-and the sequencer write (:class:`services.config.StageTrace`, ``time.monotonic()``: one clock for every
+and the sequencer write (:class:`services.stagetrace.StageTrace`, ``time.monotonic()``: one clock for every
 process of the host) with the publisher's send times and raw positions and the block reader's times.
 
 Stages of one event: publish → validator fetch → verdict sent (checked, signed) → verdict acked → sequencer

@@ -27,13 +27,14 @@ from chain_anchor.cutter import BlockCutter
 from chain_anchor.errors import ItemTooLarge
 from chain_anchor.keys import KeyRing
 from services import blockmsg, db, metrics, rotation
-from services.config import Settings, StageTrace
+from services.config import Settings
 from services.kafka import clients
 from services.kafka.topics import Topics
 from services.keyfiles import genesis_path, sequencer_signer
 from services.registry import load_validator_keys
 from services.sequencer.intake import Quarantined, Reason, check_marker, check_verdict, ttc_height
 from services.sequencer.sealing import BlockSealer, Duplicate, Sealed, VerdictBatch, parse_event_time
+from services.stagetrace import StageTrace
 from services.store.postgres import LedgerStore
 
 log = logging.getLogger(__name__)

@@ -27,11 +27,12 @@ from aiokafka.structs import ConsumerRecord
 from chain_anchor.keys import Signer
 from chain_anchor.verdict import VerdictEntry, encode_verdict
 from services import db, metrics
-from services.config import Settings, StageTrace
+from services.config import Settings
 from services.kafka import clients
 from services.kafka.topics import Topics
 from services.keyfiles import ensure_development_validator, validator_signer
 from services.registry import Registry, fold_sealed_registry_events, load_genesis
+from services.stagetrace import StageTrace
 from services.store.postgres import LedgerStore
 from services.validator import binding
 from services.validator.checks import Accept, Checker, Decision, Reject
