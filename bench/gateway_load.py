@@ -18,7 +18,8 @@ counts in its latency. Bounded: at most ``--seconds`` of offered load (≤ 120) 
 Prints: offered/s, answered 202/s over the offered window, status counts, latency p50/p90/p99/max of all
 answers and of the 202s, how many refusals (429/503) carried ``Retry-After``, CPU µs per answered POST of
 the API process(es) (user + system from ``/proc/<pid>/stat``, worker processes included) and of the other
-processes, and how many of the 202-answered events are in ``ledger_events`` (sealed) once the pipeline has
+processes (the broker included: on 2 cores its CPU is what keeps the API's loop waiting for a CPU), and how
+many of the 202-answered events are in ``ledger_events`` (sealed) once the pipeline has
 drained (at most ``--seal-wait`` s), and of the others how many the validators rejected (``event_rejections``):
 "acknowledged means sealed or rejected". The simulator's events are all valid, so when nothing is refused every
 202 must be sealed; once some are refused, later events of the same chain (a shipment's arrival after its
@@ -255,6 +256,8 @@ async def run(args: argparse.Namespace) -> int:
         await asyncio.sleep(1.0 if args.api_workers and args.api_workers > 1 else 0.2)  # every worker up
         api_pids = descendants(api.pid)
         others = {name: descendants(p.pid) for name, p in s.children.items() if name != "api"}
+        if s.broker.process is not None:  # the broker shares the host's cores: its CPU is the API's weather
+            others["tansu broker"] = [s.broker.process.pid]
         pool = Pool(host, port, args.connections)
         out = Outcome()
         console.print(f"api pids {api_pids}; warm-up {warm:,} requests, then offering {rate:,.0f} POST/s for"
@@ -281,6 +284,8 @@ async def run(args: argparse.Namespace) -> int:
                   f" {accepted / window:,.0f}/s over the window; statuses {dict(sorted(out.statuses.items()))};"
                   f" errors {dict(out.errors)}")
     console.print(f"latency from due time, all answers: {_ms(out.latencies_s)}")
+    if set(warm_out.statuses) - {202}:  # refusals in the warm-up also break chains (ledger-rule rejections)
+        console.print(f"warm-up statuses (not counted above): {dict(sorted(warm_out.statuses.items()))}")
     console.print(f"latency from due time, 202s: {_ms(out.accepted_latencies_s)}")
     if refused:
         console.print(f"refused (429/503): {refused:,}, {out.refused_with_retry_after:,} with Retry-After;"

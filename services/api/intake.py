@@ -19,17 +19,27 @@ once; beyond that the gateway sheds load with 503 + Retry-After instead of queue
 Shedding before the queue builds: a request is read from its socket only when the event loop gets to it, so
 under more load than one process's CPU can take, requests wait in socket buffers where no in-flight count
 sees them. The gateway therefore watches how late its event loop runs (a 10 ms timer's lateness, rising at
-once and decaying by half every tick): while it is more than ``gateway_max_loop_lag_ms`` late, at least
-:data:`LAG_SHED_MIN_IN_FLIGHT` requests are in progress and the event loop's thread has work (it was running
-or runnable, waiting for a CPU, at least :data:`LAG_SHED_MIN_BUSY` of the last half second: ``/proc/self/schedstat``),
-new requests are answered 503 + Retry-After at once — cheaply, before their body is parsed — so the loop
-catches up and the requests it admits are answered in time. A loop that is late while its thread mostly sleeps
-is not behind on requests (a stall of the host): shedding would not make it faster, so it does not shed then.
+once and decaying by half every tick): while it is more than ``gateway_max_loop_lag_ms`` late, the lateness is
+sustained (:data:`LAG_SHED_MIN_LATE_TICKS` ticks that late within the last :data:`LAG_SHED_WINDOW_S`, or one
+within :data:`LAG_SHED_HOLD_S` after it was sustained), at least :data:`LAG_SHED_MIN_IN_FLIGHT` requests are in progress
+and the event loop's thread has work (it was running or runnable, waiting for a CPU, at least
+:data:`LAG_SHED_MIN_BUSY` of the last half second: ``/proc/self/schedstat``), new requests are answered 503 +
+Retry-After at once — cheaply, before their body is parsed — so the loop catches up and the requests it admits
+are answered in time. A loop that is late while its thread mostly sleeps is not behind on requests (a stall of
+the host): shedding would not make it faster, so it does not shed then.
+
+Why sustained: on a small host the loop's thread is at times kept off the CPU for 50–120 ms by other processes
+(validators, sequencer, PostgreSQL, the broker) although this process needs only part of a core. After such a
+spell one late tick marked the loop late for the next ticks too (the lateness decays by half per tick) while it
+was reading the requests that had arrived meanwhile — and those, which it clears in a few ms, were shed (at
+1,500/s with one worker, ~80 of 15,000). A process that cannot keep up is late again and again instead (at
+4,000/s with one worker, a late tick every 80–250 ms: not every tick, as the loop idles while the broker acks).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -54,6 +64,9 @@ BROKER_DOWN_HOLD_S = 1.0
 LAG_TICK_S = 0.01
 LAG_SHED_MIN_IN_FLIGHT = 8  # a late loop with a handful of requests is not their doing (start-up, a busy host)
 LAG_SHED_MIN_BUSY = 0.5  # share of BUSY_WINDOW_S the loop's thread ran or waited to run, for a late loop to shed
+LAG_SHED_MIN_LATE_TICKS = 3  # late ticks within LAG_SHED_WINDOW_S: a load the loop does not clear, not one stall
+LAG_SHED_WINDOW_S = 0.5
+LAG_SHED_HOLD_S = 1.0  # after sustained lateness, a single late tick sheds again (no 3 late ticks per burst)
 BUSY_WINDOW_S = 0.5
 PARTITION_CACHE_MAX = 1 << 16  # keys whose partition is remembered, then the cache starts over
 REGISTRY_MISSES = (Reason.UNKNOWN_PARTICIPANT, Reason.UNKNOWN_KEY)
@@ -141,6 +154,9 @@ class Intake:
         self._lag_task: asyncio.Task[None] | None = None
         self.loop_lag_s = 0.0
         self.busy = 0.0  # share of the last BUSY_WINDOW_S the loop's thread was running or runnable
+        self.late_ticks: collections.deque[float] = collections.deque()  # when ticks were late, LAG_SHED_WINDOW_S
+        self.sustained = False  # the lateness is sustained (see the module's docstring)
+        self._sustained_until = 0.0  # loop time until which one late tick counts as sustained
         self.max_loop_lag_s = settings.gateway_max_loop_lag_ms / 1000
         self._down_until = 0.0
         self._down_reason = ""
@@ -181,6 +197,14 @@ class Intake:
             now = loop.time()
             lag = now - due
             self.loop_lag_s = lag if lag > self.loop_lag_s else (self.loop_lag_s + lag) / 2
+            late = self.late_ticks
+            if lag > self.max_loop_lag_s:
+                late.append(now)
+            while late and late[0] <= now - LAG_SHED_WINDOW_S:
+                late.popleft()
+            if len(late) >= LAG_SHED_MIN_LATE_TICKS:
+                self._sustained_until = now + LAG_SHED_HOLD_S
+            self.sustained = len(late) >= LAG_SHED_MIN_LATE_TICKS or (bool(late) and now < self._sustained_until)
             if now - window_start >= BUSY_WINDOW_S:
                 demand = _demand_s()
                 self.busy = (demand - demand_start) / (now - window_start)
@@ -189,7 +213,7 @@ class Intake:
     @property
     def overloaded(self) -> bool:
         """The event loop is late, because of this process's own load (see the module's docstring)."""
-        return (self.max_loop_lag_s > 0 and self.loop_lag_s > self.max_loop_lag_s
+        return (self.max_loop_lag_s > 0 and self.loop_lag_s > self.max_loop_lag_s and self.sustained
                 and self.in_flight >= LAG_SHED_MIN_IN_FLIGHT and self.busy >= LAG_SHED_MIN_BUSY)
 
     async def _refresh_loop(self) -> None:

@@ -180,21 +180,28 @@ async def test_too_many_requests_in_progress_are_shed_with_503_and_retry_after(d
 
 async def test_a_late_event_loop_sheds_new_requests_when_the_process_is_busy_with_them(deployment: Settings) -> None:
     """Requests waiting unread in their sockets are invisible to the in-flight count; the loop's lateness is
-    not: the gateway measures it, and sheds while it is over the limit, requests are in progress and the
-    process is busy (a late loop in an idle process is a host short of CPU: shedding would not help)."""
+    not: the gateway measures it, and sheds while it is over the limit and sustained, requests are in progress
+    and the process is busy (a late loop in an idle process is a host short of CPU: shedding would not help)."""
     import time
 
-    from services.api.intake import LAG_SHED_MIN_IN_FLIGHT, Intake, Overloaded
+    from services.api.intake import LAG_SHED_MIN_IN_FLIGHT, LAG_SHED_MIN_LATE_TICKS, Intake, Overloaded
 
     own = deployment.model_copy(update={"gateway_max_loop_lag_ms": 50})
     intake = Intake(own, None, None, None)  # admission needs no producer
     await intake.start()
     try:
         await asyncio.sleep(0.05)
-        time.sleep(0.3)  # the event loop is held up
-        for _ in range(3):
+        time.sleep(0.3)  # the event loop is held up once
+        while not intake.late_ticks:
             await asyncio.sleep(0)
         assert intake.loop_lag_s > 0.05  # measured
+        assert not intake.sustained  # one stall (the host's, or a long turn) is not a backlog
+        for _ in range(LAG_SHED_MIN_LATE_TICKS - 1):  # held up again and again: a process that cannot keep up
+            time.sleep(0.1)
+            ticks = len(intake.late_ticks)
+            while len(intake.late_ticks) == ticks:
+                await asyncio.sleep(0)
+        assert len(intake.late_ticks) >= LAG_SHED_MIN_LATE_TICKS and intake.sustained
     finally:
         await intake.stop()
     intake.loop_lag_s, intake.busy = 0.2, 0.9  # late and busy, as under a burst it cannot keep up with
@@ -208,4 +215,6 @@ async def test_a_late_event_loop_sheds_new_requests_when_the_process_is_busy_wit
     intake.admit()
     intake.busy, intake.loop_lag_s = 0.9, 0.01  # busy but on time
     intake.admit()
-    assert intake.in_flight == LAG_SHED_MIN_IN_FLIGHT + 2
+    intake.loop_lag_s, intake.sustained = 0.2, False  # late and busy, but after a single stall
+    intake.admit()
+    assert intake.in_flight == LAG_SHED_MIN_IN_FLIGHT + 3
