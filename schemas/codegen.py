@@ -42,6 +42,8 @@ import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from re import _constants as re_constants  # type: ignore[attr-defined]
+from re import _parser as re_parser  # type: ignore[attr-defined]
 from typing import Any
 
 from schemas.resources import PACKAGE_DIR, dump_json
@@ -177,9 +179,66 @@ def _comment(text: str, indent: str) -> str:
     return "".join(f"{indent}#: {line}\n" for line in _wrap(text, _LINE - len(indent) - 3))
 
 
+def liftable_body(pattern: str) -> str | None:
+    """BODY when ``pattern`` is ``^BODY$(?!\\n)`` with BODY made only of literals, character ranges and
+    classes, groups, alternatives and repeats — none of which holds NUL (so BODY cannot match a string holding
+    one): then a string matches ``pattern`` exactly when it fullmatches BODY. None otherwise."""
+    suffix = "$(?!\\n)"
+    if not (pattern.startswith("^") and pattern.endswith(suffix)):
+        return None
+    # the whole pattern must parse as ^, then BODY's items, then $(?!\n) — a top-level "|" would make it
+    # (^a)|(b$): a search for either, not a fullmatch of BODY
+    tree = list(re_parser.parse(pattern))
+    if len(tree) < 3 or tree[0] != (re_constants.AT, re_constants.AT_BEGINNING) \
+            or tree[-2] != (re_constants.AT, re_constants.AT_END) or tree[-1][0] is not re_constants.ASSERT_NOT \
+            or tree[-1][1][0] != 1 or list(tree[-1][1][1]) != [(re_constants.LITERAL, 10)]:
+        return None
+    body = pattern[1:-len(suffix)]
+    return body if _never_matches_nul(tree[1:-2]) else None
+
+
+def _never_matches_nul(tree: Any) -> bool:
+    for op, arg in tree:
+        if op is re_constants.LITERAL:
+            if arg == 0:
+                return False
+        elif op is re_constants.IN:
+            for item_op, item_arg in arg:
+                if item_op is re_constants.LITERAL and item_arg != 0:
+                    continue
+                if item_op is re_constants.RANGE and item_arg[0] > 0:
+                    continue
+                return False  # a negated set, a category (\\W holds NUL), NUL itself
+        elif op in (re_constants.MAX_REPEAT, re_constants.MIN_REPEAT):
+            if not _never_matches_nul(arg[2]):
+                return False
+        elif op is re_constants.SUBPATTERN:
+            if not _never_matches_nul(arg[3]):
+                return False
+        elif op is re_constants.BRANCH:
+            if not all(_never_matches_nul(alternative) for alternative in arg[1]):
+                return False
+        else:
+            return False  # anchors, ".", look-arounds, back references: not lifted
+    return True
+
+
+def _lifted_body(node: Mapping[str, Any], defs: Mapping[str, Any]) -> str | None:
+    """The BODY of a ``data`` string whose only constraint is a liftable pattern (a ``$ref`` followed): the
+    model declares it plain ``str`` and the fast path checks it in one regex with the others; else None."""
+    if "$ref" in node:
+        node = defs[_class_name_of_ref(str(node["$ref"]))]
+    keys = {k for k in node if k not in _ANNOTATIONS and not k.startswith("x-")}
+    if node.get("type") != "string" or keys != {"type", "pattern"}:
+        return None
+    return liftable_body(str(node["pattern"]))
+
+
 @dataclass
 class _Generator:
     defs: Mapping[str, Any]
+    lift: bool = False
+    """Generating ``data`` models: strings with a liftable pattern become plain ``str`` (see ``LIFTED``)."""
     aliases: list[str] = field(default_factory=list)
     classes: list[str] = field(default_factory=list)
     emitted: dict[str, int] = field(default_factory=dict)  # name -> id(schema node) that made it
@@ -191,6 +250,10 @@ class _Generator:
     ) -> str:
         """The Python type of ``node``; one line if it fits in ``budget`` columns, else indented by ``indent``."""
         keys = {k for k in node if k not in _ANNOTATIONS and not k.startswith("x-")}
+        if self.lift and _lifted_body(node, self.defs) is not None:
+            if "$ref" in node:
+                self.ensure_def(_class_name_of_ref(str(node["$ref"])))
+            return "str"
         if "$ref" in node:
             if keys != {"$ref"}:
                 raise CodegenError(f"{where}: $ref with sibling keywords {sorted(keys - {'$ref'})}")
@@ -271,7 +334,9 @@ class _Generator:
             self.ensure_class(name, node, f"common#/$defs/{name}")
         elif name not in self.emitted:
             self.emitted[name] = id(node)
+            lift, self.lift = self.lift, False  # an alias keeps its pattern: the envelope uses some
             expr = self.type_expr(node, f"common#/$defs/{name}", None, "", _LINE - len(name) - 3)
+            self.lift = lift
             self.aliases.append(f"{name} = {expr}\n")
         return name
 
@@ -335,6 +400,25 @@ def _checks(node: Mapping[str, Any], defs: Mapping[str, Any], path: tuple[str, .
             yield from _checks(sub, defs, (*path, prop))
 
 
+def _lifted(
+    node: Mapping[str, Any], defs: Mapping[str, Any], path: tuple[str, ...]
+) -> Iterator[tuple[tuple[str, ...], str]]:
+    """(attribute path with "*" for every array item, BODY) of every lifted string below ``node``."""
+    body = _lifted_body(node, defs)
+    if body is not None:
+        yield (path, body)
+        return
+    if "$ref" in node:
+        yield from _lifted(defs[_class_name_of_ref(str(node["$ref"]))], defs, path)
+        return
+    kind = node.get("type")
+    if kind == "array":
+        yield from _lifted(node["items"], defs, (*path, "*"))
+    elif kind == "object":
+        for prop, sub in node.get("properties", {}).items():
+            yield from _lifted(sub, defs, (*path, prop))
+
+
 def _without_annotations(node: Any) -> Any:
     if isinstance(node, dict):
         return {
@@ -364,8 +448,10 @@ def generate_models(common: Mapping[str, Any], events: list[Mapping[str, Any]]) 
     shapes = {_envelope_shape(s) for s in events}
     if len(shapes) != 1:
         raise CodegenError("every event schema must declare the same envelope attributes")
+    gen.lift = True
     for schema in events:
         gen.ensure_class(_model_name(schema), schema["properties"]["data"], f"{schema['$id']}#/properties/data")
+    gen.lift = False
     first = events[0]
     envelope_node = {
         "title": "CloudEvents 1.0 信封 Envelope attributes shared by every event type",
@@ -398,6 +484,12 @@ def generate_models(common: Mapping[str, Any], events: list[Mapping[str, Any]]) 
 def _tables(common: Mapping[str, Any], events: list[Mapping[str, Any]]) -> str:
     env = "".join(f"    {_py_str(_type_name(s))}: {_model_name(s)}Envelope,\n" for s in events)
     data = "".join(f"    {_py_str(_type_name(s))}: {_model_name(s)},\n" for s in events)
+    lifted = []
+    for s in events:
+        found_lifted = list(_lifted(s["properties"]["data"], common["$defs"], ("data",)))
+        if found_lifted:
+            body = "".join(f"        ({_py_tuple(p)}, {_py_str(b)}),\n" for p, b in found_lifted)
+            lifted.append(f"    {_py_str(_type_name(s))}: (\n{body}    ),\n")
     checks = []
     for s in events:
         found = [c for c in _checks(s, common["$defs"], ()) if c[1] != ("time",)]
@@ -413,6 +505,11 @@ def _tables(common: Mapping[str, Any], events: list[Mapping[str, Any]]) -> str:
         + "".join(checks)
         + "}\n"
         '"""Event type → (keyword, attribute path, argument) checks msgspec cannot express; "*" = every item."""\n'
+        "\nLIFTED: dict[str, tuple[tuple[tuple[str, ...], str], ...]] = {\n"
+        + "".join(lifted)
+        + "}\n"
+        '"""Event type → (attribute path, BODY) of the data strings declared plain ``str``: each must fullmatch\n'
+        "BODY (its pattern is ``^BODY$(?!\\\\n)``); :mod:`schemas.validation` checks them all in one regex.\"\"\"\n"
     )
 
 
@@ -420,7 +517,9 @@ _MODULE_DOC = '''"""msgspec models of every event type, generated from the JSON 
 
 Frozen, slotted Structs: decoding validates types, enums, patterns, lengths and bounds in C. Optional fields
 are ``UNSET`` when absent. ``EXTRA_CHECKS`` lists what msgspec cannot express (uniqueItems, minProperties,
-real date-times); :mod:`schemas.validation` runs them. Do not edit: change the schemas and regenerate.
+real date-times); ``LIFTED`` the ``data`` strings declared plain ``str`` whose patterns are checked together
+in one regex (msgspec would call ``re`` once per string); :mod:`schemas.validation` runs both: decode with it.
+Do not edit: change the schemas and regenerate.
 """
 '''
 
@@ -431,7 +530,7 @@ from typing import Annotated, Literal, TypeAlias
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-__all__ = ["DATA_MODELS", "ENVELOPE_MODELS", "EXTRA_CHECKS", "UNSET", "Envelope", "EventData", "Model"]
+__all__ = ["DATA_MODELS", "ENVELOPE_MODELS", "EXTRA_CHECKS", "LIFTED", "UNSET", "Envelope", "EventData", "Model"]
 """
 
 _BASE = '''

@@ -3,7 +3,9 @@
 
 Frozen, slotted Structs: decoding validates types, enums, patterns, lengths and bounds in C. Optional fields
 are ``UNSET`` when absent. ``EXTRA_CHECKS`` lists what msgspec cannot express (uniqueItems, minProperties,
-real date-times); :mod:`schemas.validation` runs them. Do not edit: change the schemas and regenerate.
+real date-times); ``LIFTED`` the ``data`` strings declared plain ``str`` whose patterns are checked together
+in one regex (msgspec would call ``re`` once per string); :mod:`schemas.validation` runs both: decode with it.
+Do not edit: change the schemas and regenerate.
 """
 
 import datetime
@@ -12,7 +14,7 @@ from typing import Annotated, Literal, TypeAlias
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-__all__ = ["DATA_MODELS", "ENVELOPE_MODELS", "EXTRA_CHECKS", "UNSET", "Envelope", "EventData", "Model"]
+__all__ = ["DATA_MODELS", "ENVELOPE_MODELS", "EXTRA_CHECKS", "LIFTED", "UNSET", "Envelope", "EventData", "Model"]
 
 
 class Model(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True, omit_defaults=True, gc=False):
@@ -131,9 +133,9 @@ class PercentRange(Model, frozen=True, kw_only=True):
     Inclusive bounds as two-decimal strings; at least one of min and max; min ≤ max.
     """
     #: 下限 Minimum (%)
-    min: Percent | UnsetType = UNSET
+    min: str | UnsetType = UNSET
     #: 上限 Maximum (%)
-    max: Percent | UnsetType = UNSET
+    max: str | UnsetType = UNSET
 
 
 class QualityRequirement(Model, frozen=True, kw_only=True):
@@ -181,9 +183,9 @@ class DemandChanges(Model, frozen=True, kw_only=True):
 class DemandAmendedV1(Model, frozen=True, kw_only=True):
     """需求变更 DemandAmended data"""
     #: 需求单号 Order id
-    order_id: Identifier
+    order_id: str
     #: 买方 Buyer
-    buyer_id: ParticipantId
+    buyer_id: str
     #: 变更内容 Changes
     changes: DemandChanges
     #: 变更原因 Reason
@@ -193,9 +195,9 @@ class DemandAmendedV1(Model, frozen=True, kw_only=True):
 class DemandPostedV1(Model, frozen=True, kw_only=True):
     """需求发布 DemandPosted data"""
     #: 需求单号 Order id
-    order_id: Identifier
+    order_id: str
     #: 买方 Buyer
-    buyer_id: ParticipantId
+    buyer_id: str
     #: 品种 Product
     product: ProductCode
     #: 煤类 Coal class
@@ -221,13 +223,13 @@ class DemandPostedV1(Model, frozen=True, kw_only=True):
 class DemandWithdrawnV1(Model, frozen=True, kw_only=True):
     """需求撤销 DemandWithdrawn data"""
     #: 需求单号 Order id
-    order_id: Identifier
+    order_id: str
     #: 买方 Buyer
-    buyer_id: ParticipantId
+    buyer_id: str
     #: 撤销原因 Reason
     reason_code: Literal["fulfilled", "cancelled", "superseded", "expired", "other"]
     #: 替代需求单号 Replacing order id
-    superseded_by_order_id: Identifier | UnsetType = UNSET
+    superseded_by_order_id: str | UnsetType = UNSET
     #: 备注 Note
     note: Note | UnsetType = UNSET
 
@@ -240,27 +242,27 @@ class Assay(Model, frozen=True, kw_only=True):
     the 2014 商品煤质量管理暂行办法 limits are flagged as warnings.
     """
     #: 化验编号 Assay number
-    assay_no: Identifier
+    assay_no: str
     #: 化验日期 Date of the assay
     assayed_on: Date
     #: 化验室 Laboratory
     lab: Annotated[str, Meta(min_length=1, max_length=64)] | UnsetType = UNSET
     #: 全水分 Mt, total moisture (%)
-    mt_pct: Percent
+    mt_pct: str
     #: 空气干燥基水分 Mad, air-dried moisture (%)
-    mad_pct: Percent | UnsetType = UNSET
+    mad_pct: str | UnsetType = UNSET
     #: 空气干燥基灰分 Aad, ash air-dried (%)
-    aad_pct: Percent | UnsetType = UNSET
+    aad_pct: str | UnsetType = UNSET
     #: 干燥基灰分 Ad, ash dry basis (%)
-    ad_pct: Percent
+    ad_pct: str
     #: 空气干燥基挥发分 Vad, volatile matter air-dried (%)
-    vad_pct: Percent | UnsetType = UNSET
+    vad_pct: str | UnsetType = UNSET
     #: 干燥无灰基挥发分 Vdaf, volatile matter dry ash-free (%)
-    vdaf_pct: Percent
+    vdaf_pct: str
     #: 空气干燥基全硫 St,ad, total sulphur air-dried (%)
-    st_ad_pct: Percent | UnsetType = UNSET
+    st_ad_pct: str | UnsetType = UNSET
     #: 干燥基全硫 St,d, total sulphur dry basis (%)
-    st_d_pct: Percent
+    st_d_pct: str
     #: 干燥基高位发热量 Qgr,d, gross calorific value dry (kJ/kg)
     qgr_d_kj_per_kg: Annotated[int, Meta(ge=5000, le=40000)] | UnsetType = UNSET
     #: 收到基低位发热量 Qnet,ar (kJ/kg)
@@ -282,7 +284,7 @@ class LotAssayedV1(Model, frozen=True, kw_only=True):
     #: 矿井 Mine
     mine_id: MineId
     #: 批次号 Lot id
-    lot_id: Identifier
+    lot_id: str
     #: 品种 Product
     product: ProductCode
     #: 煤类 Coal class found by the lab
@@ -300,7 +302,7 @@ class StockReportedV1(Model, frozen=True, kw_only=True):
     #: 矿井 Mine
     mine_id: MineId
     #: 批次号 Lot id
-    lot_id: Identifier
+    lot_id: str
     #: 品种 Product
     product: ProductCode
     #: 库存量 Quantity on hand (kg)
@@ -308,7 +310,7 @@ class StockReportedV1(Model, frozen=True, kw_only=True):
     #: 发站 Railhead station
     station: StationCode
     #: 货位 Stockpile / yard position
-    stockpile_id: Identifier | UnsetType = UNSET
+    stockpile_id: str | UnsetType = UNSET
     #: 化验单 Assay
     assay: Assay
 
@@ -316,13 +318,13 @@ class StockReportedV1(Model, frozen=True, kw_only=True):
 class SupplyOfferedV1(Model, frozen=True, kw_only=True):
     """资源供应 SupplyOffered data"""
     #: 供应单号 Offer id
-    offer_id: Identifier
+    offer_id: str
     #: 矿井 Mine
     mine_id: MineId
     #: 品种 Product
     product: ProductCode
     #: 批次号 Lot id
-    lot_id: Identifier | UnsetType = UNSET
+    lot_id: str | UnsetType = UNSET
     #: 可供量 Quantity offered (kg)
     quantity_kg: PositiveKg
     #: 发站 Railhead station
@@ -360,15 +362,15 @@ class CapacityPublishedV1(Model, frozen=True, kw_only=True):
 class TrainArrivedV1(Model, frozen=True, kw_only=True):
     """列车到达 TrainArrived data"""
     #: 列车编号 Train run id
-    train_id: Identifier
+    train_id: str
     #: 车次 Train number
-    train_no: Annotated[str, Meta(pattern="^[A-Z]{0,2}[0-9]{1,5}$(?!\\n)")]
+    train_no: str
     #: 到达站 Arrival station
     station: StationCode
     #: 始发站 Where this train run started
     origin_station: StationCode
     #: 批次列表 Shipments on the train
-    shipment_ids: Annotated[tuple[Identifier, ...], Meta(min_length=1, max_length=50)]
+    shipment_ids: Annotated[tuple[str, ...], Meta(min_length=1, max_length=50)]
     #: 辆数 Wagons in the train
     wagon_count: Annotated[int, Meta(ge=1, le=300)]
 
@@ -376,15 +378,15 @@ class TrainArrivedV1(Model, frozen=True, kw_only=True):
 class TrainDepartedV1(Model, frozen=True, kw_only=True):
     """列车出发 TrainDeparted data"""
     #: 列车编号 Train run id
-    train_id: Identifier
+    train_id: str
     #: 车次 Train number
-    train_no: Annotated[str, Meta(pattern="^[A-Z]{0,2}[0-9]{1,5}$(?!\\n)")]
+    train_no: str
     #: 出发站 Departure station
     station: StationCode
     #: 终到站 Train destination
     destination_station: StationCode
     #: 批次列表 Shipments on the train
-    shipment_ids: Annotated[tuple[Identifier, ...], Meta(min_length=1, max_length=50)]
+    shipment_ids: Annotated[tuple[str, ...], Meta(min_length=1, max_length=50)]
     #: 辆数 Wagons in the train
     wagon_count: Annotated[int, Meta(ge=1, le=300)]
     #: 总重 Train gross weight (kg)
@@ -394,7 +396,7 @@ class TrainDepartedV1(Model, frozen=True, kw_only=True):
 class TruckWeighedV1(Model, frozen=True, kw_only=True):
     """过磅 TruckWeighed data"""
     #: 磅单号 Weigh ticket number
-    ticket_no: Identifier
+    ticket_no: str
     #: 站点 Railhead station of the weighbridge
     station: StationCode
     #: 磅房 Weighbridge site
@@ -402,12 +404,7 @@ class TruckWeighedV1(Model, frozen=True, kw_only=True):
     #: 方向 Direction
     direction: Literal["inbound", "outbound"]
     #: 车牌号 Plate number
-    plate_no: Annotated[
-        str,
-        Meta(
-            pattern="^[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-Z][A-Z0-9]{5,6}$(?!\\n)",
-        ),
-    ]
+    plate_no: str
     #: 轴数 Axles
     axles: Annotated[int, Meta(ge=2, le=6)]
     #: 司机 Driver
@@ -415,7 +412,7 @@ class TruckWeighedV1(Model, frozen=True, kw_only=True):
     #: 品种 Product
     product: ProductCode
     #: 提煤单号 Pick-up order number
-    pickup_order_no: Identifier
+    pickup_order_no: str
     #: 来源矿井 Mine the coal came from
     mine_id: MineId | UnsetType = UNSET
     #: 毛重 Gross weight (kg)
@@ -425,21 +422,21 @@ class TruckWeighedV1(Model, frozen=True, kw_only=True):
     #: 净重 Net weight (kg)
     net_weight_kg: Annotated[int, Meta(ge=1, le=100000)]
     #: 需求单号 Order id
-    order_id: Identifier | UnsetType = UNSET
+    order_id: str | UnsetType = UNSET
     #: 发运批次号 Shipment the coal is for
-    shipment_id: Identifier | UnsetType = UNSET
+    shipment_id: str | UnsetType = UNSET
 
 
 class WagonsAllocatedV1(Model, frozen=True, kw_only=True):
     """配车 WagonsAllocated data"""
     #: 请求车编号 Request id
-    request_id: Identifier
+    request_id: str
     #: 发站 Loading station
     station: StationCode
     #: 计划日期 Plan date
     plan_date: Date
     #: 需求单号 Order id
-    order_id: Identifier
+    order_id: str
     #: 车型 Wagon type
     wagon_type: WagonType
     #: 请求车数 Wagons requested
@@ -451,11 +448,11 @@ class WagonsAllocatedV1(Model, frozen=True, kw_only=True):
 class LoadedWagon(Model, frozen=True, kw_only=True):
     """装车车辆 Loaded wagon"""
     #: 车号 Wagon number
-    wagon_no: Annotated[str, Meta(pattern="^[0-9]{7}$(?!\\n)")]
+    wagon_no: str
     #: 车型 Wagon type
     wagon_type: WagonType
     #: 货票号 Waybill number (货物运单)
-    waybill_no: Identifier
+    waybill_no: str
     #: 毛重 Gross weight (kg)
     gross_weight_kg: Annotated[int, Meta(ge=1, le=200000)]
     #: 皮重 Tare weight (kg)
@@ -467,17 +464,17 @@ class LoadedWagon(Model, frozen=True, kw_only=True):
 class WagonsLoadedV1(Model, frozen=True, kw_only=True):
     """装车 WagonsLoaded data"""
     #: 发运批次号 Shipment id
-    shipment_id: Identifier
+    shipment_id: str
     #: 需求单号 Order id
-    order_id: Identifier
+    order_id: str
     #: 收货人 Buyer
-    buyer_id: ParticipantId
+    buyer_id: str
     #: 发货矿井 Shipper mine
     mine_id: MineId
     #: 批次号 Lot id
-    lot_id: Identifier
+    lot_id: str
     #: 请求车编号 Request id
-    request_id: Identifier | UnsetType = UNSET
+    request_id: str | UnsetType = UNSET
     #: 品种 Product
     product: ProductCode
     #: 发站 Origin station
@@ -495,13 +492,13 @@ class WagonsLoadedV1(Model, frozen=True, kw_only=True):
 class WagonsRequestedV1(Model, frozen=True, kw_only=True):
     """报日请求车 WagonsRequested data"""
     #: 请求车编号 Request id
-    request_id: Identifier
+    request_id: str
     #: 发站 Loading station
     station: StationCode
     #: 计划日期 Plan date
     plan_date: Date
     #: 需求单号 Order id
-    order_id: Identifier
+    order_id: str
     #: 发货矿井 Shipper mine
     mine_id: MineId
     #: 品种 Product
@@ -517,7 +514,7 @@ class WagonsRequestedV1(Model, frozen=True, kw_only=True):
 class UnloadedWagon(Model, frozen=True, kw_only=True):
     """卸车车辆 Unloaded wagon"""
     #: 车号 Wagon number
-    wagon_no: Annotated[str, Meta(pattern="^[0-9]{7}$(?!\\n)")]
+    wagon_no: str
     #: 到站净重 Net weight at arrival (kg)
     net_weight_kg: Annotated[int, Meta(ge=1, le=150000)]
     #: 到站毛重 Gross weight at arrival (kg)
@@ -529,9 +526,9 @@ class UnloadedWagon(Model, frozen=True, kw_only=True):
 class WagonsUnloadedV1(Model, frozen=True, kw_only=True):
     """卸车 WagonsUnloaded data"""
     #: 发运批次号 Shipment id
-    shipment_id: Identifier
+    shipment_id: str
     #: 需求单号 Order id
-    order_id: Identifier
+    order_id: str
     #: 卸车站 Unloading station
     station: StationCode
     #: 专用线 Private siding
@@ -545,11 +542,11 @@ class WagonsUnloadedV1(Model, frozen=True, kw_only=True):
 class DeliveryConfirmedV1(Model, frozen=True, kw_only=True):
     """到货确认 DeliveryConfirmed data"""
     #: 发运批次号 Shipment id
-    shipment_id: Identifier
+    shipment_id: str
     #: 需求单号 Order id
-    order_id: Identifier
+    order_id: str
     #: 收货人 Buyer
-    buyer_id: ParticipantId
+    buyer_id: str
     #: 收货站 Receiving station
     station: StationCode
     #: 验收净重 Accepted net weight (kg)
@@ -567,11 +564,11 @@ class DeliveryConfirmedV1(Model, frozen=True, kw_only=True):
 class DeliveryDisputedV1(Model, frozen=True, kw_only=True):
     """到货异议 DeliveryDisputed data"""
     #: 发运批次号 Shipment id
-    shipment_id: Identifier
+    shipment_id: str
     #: 需求单号 Order id
-    order_id: Identifier
+    order_id: str
     #: 收货人 Buyer
-    buyer_id: ParticipantId
+    buyer_id: str
     #: 收货站 Receiving station
     station: StationCode
     #: 异议原因 Reason
@@ -600,9 +597,9 @@ class DeliveryDisputedV1(Model, frozen=True, kw_only=True):
 class KeyRevokedV1(Model, frozen=True, kw_only=True):
     """密钥吊销 KeyRevoked data"""
     #: 参与方编号 Participant id
-    participant_id: ParticipantId
+    participant_id: str
     #: 密钥编号 Key id
-    key_id: KeyId
+    key_id: str
     #: 吊销原因 Reason
     reason_code: Literal["compromised", "superseded", "retired"]
     #: 泄露时间 Compromised since
@@ -612,36 +609,31 @@ class KeyRevokedV1(Model, frozen=True, kw_only=True):
 class KeyRotatedV1(Model, frozen=True, kw_only=True):
     """密钥轮换 KeyRotated data"""
     #: 参与方编号 Participant id
-    participant_id: ParticipantId
+    participant_id: str
     #: 旧密钥编号 Old key id
-    old_key_id: KeyId
+    old_key_id: str
     #: 新公钥 New public key
-    new_public_key: PublicKey
+    new_public_key: str
     #: 新密钥编号 New key id
-    new_key_id: KeyId
+    new_key_id: str
 
 
 class ParticipantRegisteredV1(Model, frozen=True, kw_only=True):
     """参与方登记 ParticipantRegistered data"""
     #: 参与方编号 Participant id
-    participant_id: ParticipantId
+    participant_id: str
     #: 名称 Name
     name: Annotated[str, Meta(min_length=1, max_length=100)]
     #: 英文名称 English name
     name_en: Annotated[str, Meta(min_length=1, max_length=100)] | UnsetType = UNSET
     #: 统一社会信用代码 Unified social credit code
-    credit_code: Annotated[
-        str,
-        Meta(
-            pattern="^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$(?!\\n)",
-        ),
-    ] | UnsetType = UNSET
+    credit_code: str | UnsetType = UNSET
     #: 角色 Roles
     roles: Annotated[tuple[Role, ...], Meta(min_length=1, max_length=5)]
     #: 公钥 Public key
-    public_key: PublicKey
+    public_key: str
     #: 密钥编号 Key id
-    key_id: KeyId
+    key_id: str
     #: 所属矿井 Mines it reports for
     mines: Annotated[tuple[MineId, ...], Meta(max_length=200)]
     #: 所属车站/磅房 Stations it publishes for
@@ -945,3 +937,166 @@ EXTRA_CHECKS: dict[str, tuple[tuple[str, tuple[str, ...], int], ...]] = {
     ),
 }
 """Event type → (keyword, attribute path, argument) checks msgspec cannot express; "*" = every item."""
+
+LIFTED: dict[str, tuple[tuple[tuple[str, ...], str], ...]] = {
+    "cn.taijiao.coal.demand.DemandAmended.v1": (
+        (("data", "order_id"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "buyer_id"), "[a-z][a-z0-9-]{2,47}"),
+        (("data", "changes", "quality", "ad_pct", "min"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "changes", "quality", "ad_pct", "max"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "changes", "quality", "st_d_pct", "min"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "changes", "quality", "st_d_pct", "max"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "changes", "quality", "vdaf_pct", "min"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "changes", "quality", "vdaf_pct", "max"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "changes", "quality", "mt_pct", "min"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "changes", "quality", "mt_pct", "max"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+    ),
+    "cn.taijiao.coal.demand.DemandPosted.v1": (
+        (("data", "order_id"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "buyer_id"), "[a-z][a-z0-9-]{2,47}"),
+        (("data", "quality", "ad_pct", "min"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "quality", "ad_pct", "max"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "quality", "st_d_pct", "min"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "quality", "st_d_pct", "max"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "quality", "vdaf_pct", "min"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "quality", "vdaf_pct", "max"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "quality", "mt_pct", "min"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "quality", "mt_pct", "max"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+    ),
+    "cn.taijiao.coal.demand.DemandWithdrawn.v1": (
+        (("data", "order_id"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "buyer_id"), "[a-z][a-z0-9-]{2,47}"),
+        (("data", "superseded_by_order_id"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+    ),
+    "cn.taijiao.coal.inventory.LotAssayed.v1": (
+        (("data", "lot_id"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "assay", "assay_no"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "assay", "mt_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "mad_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "aad_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "ad_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "vad_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "vdaf_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "st_ad_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "st_d_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+    ),
+    "cn.taijiao.coal.inventory.StockReported.v1": (
+        (("data", "lot_id"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "stockpile_id"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "assay", "assay_no"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "assay", "mt_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "mad_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "aad_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "ad_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "vad_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "vdaf_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "st_ad_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "st_d_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+    ),
+    "cn.taijiao.coal.inventory.SupplyOffered.v1": (
+        (("data", "offer_id"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "lot_id"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "quality", "ad_pct", "min"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "quality", "ad_pct", "max"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "quality", "st_d_pct", "min"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "quality", "st_d_pct", "max"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "quality", "vdaf_pct", "min"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "quality", "vdaf_pct", "max"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "quality", "mt_pct", "min"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "quality", "mt_pct", "max"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+    ),
+    "cn.taijiao.coal.transport.TrainArrived.v1": (
+        (("data", "train_id"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "train_no"), "[A-Z]{0,2}[0-9]{1,5}"),
+        (("data", "shipment_ids", "*"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+    ),
+    "cn.taijiao.coal.transport.TrainDeparted.v1": (
+        (("data", "train_id"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "train_no"), "[A-Z]{0,2}[0-9]{1,5}"),
+        (("data", "shipment_ids", "*"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+    ),
+    "cn.taijiao.coal.transport.TruckWeighed.v1": (
+        (("data", "ticket_no"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "plate_no"), "[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-Z][A-Z0-9]{5,6}"),
+        (("data", "pickup_order_no"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "order_id"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "shipment_id"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+    ),
+    "cn.taijiao.coal.transport.WagonsAllocated.v1": (
+        (("data", "request_id"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "order_id"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+    ),
+    "cn.taijiao.coal.transport.WagonsLoaded.v1": (
+        (("data", "shipment_id"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "order_id"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "buyer_id"), "[a-z][a-z0-9-]{2,47}"),
+        (("data", "lot_id"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "request_id"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "wagons", "*", "wagon_no"), "[0-9]{7}"),
+        (("data", "wagons", "*", "waybill_no"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "assay", "assay_no"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "assay", "mt_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "mad_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "aad_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "ad_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "vad_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "vdaf_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "st_ad_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "st_d_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+    ),
+    "cn.taijiao.coal.transport.WagonsRequested.v1": (
+        (("data", "request_id"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "order_id"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+    ),
+    "cn.taijiao.coal.transport.WagonsUnloaded.v1": (
+        (("data", "shipment_id"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "order_id"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "wagons", "*", "wagon_no"), "[0-9]{7}"),
+    ),
+    "cn.taijiao.coal.receipt.DeliveryConfirmed.v1": (
+        (("data", "shipment_id"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "order_id"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "buyer_id"), "[a-z][a-z0-9-]{2,47}"),
+        (("data", "assay", "assay_no"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "assay", "mt_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "mad_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "aad_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "ad_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "vad_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "vdaf_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "st_ad_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "st_d_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+    ),
+    "cn.taijiao.coal.receipt.DeliveryDisputed.v1": (
+        (("data", "shipment_id"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "order_id"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "buyer_id"), "[a-z][a-z0-9-]{2,47}"),
+        (("data", "assay", "assay_no"), "[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"),
+        (("data", "assay", "mt_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "mad_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "aad_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "ad_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "vad_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "vdaf_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "st_ad_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+        (("data", "assay", "st_d_pct"), "(?:[1-9]?[0-9]\\.[0-9]{2}|100\\.00)"),
+    ),
+    "cn.taijiao.coal.registry.KeyRevoked.v1": (
+        (("data", "participant_id"), "[a-z][a-z0-9-]{2,47}"),
+        (("data", "key_id"), "[0-9a-f]{64}"),
+    ),
+    "cn.taijiao.coal.registry.KeyRotated.v1": (
+        (("data", "participant_id"), "[a-z][a-z0-9-]{2,47}"),
+        (("data", "old_key_id"), "[0-9a-f]{64}"),
+        (("data", "new_public_key"), "[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]="),
+        (("data", "new_key_id"), "[0-9a-f]{64}"),
+    ),
+    "cn.taijiao.coal.registry.ParticipantRegistered.v1": (
+        (("data", "participant_id"), "[a-z][a-z0-9-]{2,47}"),
+        (("data", "credit_code"), "[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}"),
+        (("data", "public_key"), "[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]="),
+        (("data", "key_id"), "[0-9a-f]{64}"),
+    ),
+}
+"""Event type → (attribute path, BODY) of the data strings declared plain ``str``: each must fullmatch
+BODY (its pattern is ``^BODY$(?!\\n)``); :mod:`schemas.validation` checks them all in one regex."""

@@ -30,8 +30,6 @@ import re
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from re import _constants as re_constants  # type: ignore[attr-defined]
-from re import _parser as re_parser  # type: ignore[attr-defined]
 from typing import Any
 
 import msgspec
@@ -39,6 +37,7 @@ from msgspec import UNSET
 
 from schemas import ijson, models
 from schemas.catalogue import EventType, catalogue, parse_type
+from schemas.codegen import liftable_body
 from schemas.errors import ErrorItem, SchemaError
 from schemas.event import Event
 from schemas.refdata import refdata
@@ -69,9 +68,77 @@ class _Compiled:
     values: Callable[[models.Envelope], tuple[str, ...]]
     decode: Callable[[bytes], models.Envelope]
     """msgspec's JSON decoder straight into ``model`` (the one-pass path of :func:`_typed`)."""
+    data_patterns: re.Pattern[str] | None = None
+    """The ``data`` strings of ``models.LIFTED`` in one: ``(?:NUL(?:TAG1 BODY1|TAG2 BODY2|…))*`` must
+    fullmatch the values each written as NUL, its path's TAG (the BODY's number, from 1) and the value."""
+    data_collectors: tuple[_Collect, ...] = ()
 
     def patterns_ok(self, model: models.Envelope) -> bool:
-        return self.patterns is None or self.patterns.fullmatch(_JOIN.join(self.values(model))) is not None
+        if self.patterns is not None and self.patterns.fullmatch(_JOIN.join(self.values(model))) is None:
+            return False
+        if self.data_patterns is None:
+            return True
+        found: list[str] = []
+        for collect in self.data_collectors:
+            collect(model, found)
+        joined = "".join(found)
+        # as many NULs as values: no value holds one, so the NULs cut ``joined`` into the tagged values; a
+        # BODY cannot match NUL, so each piece is matched by its own TAG's BODY whole — the fullmatch holds
+        # exactly when every value fullmatches its BODY, i.e. matches its original pattern
+        return joined.count(_JOIN) == len(found) and self.data_patterns.fullmatch(joined) is not None
+
+
+_Collect = Callable[[Any, list[str]], None]
+"""Appends the values at one ``LIFTED`` path of a model, each after its NUL and TAG (none where an optional
+member is UNSET)."""
+
+
+def _collector(path: tuple[str, ...], prefix: str) -> _Collect:
+    """What appends ``prefix`` + each string at ``path`` ("*" = every item of an array) below a model."""
+    if not path:
+        return lambda node, out: out.append(prefix + node)
+    step, rest = path[0], path[1:]
+    if step == "*":
+        if not rest:
+            return lambda node, out: out.extend([prefix + v for v in node])
+        if len(rest) == 1:
+            get = operator.attrgetter(rest[0])
+
+            def items_attr(node: Any, out: list[str]) -> None:
+                out.extend([prefix + v for v in map(get, node) if v is not UNSET])
+            return items_attr
+        inner = _collector(rest, prefix)
+
+        def items(node: Any, out: list[str]) -> None:
+            for item in node:
+                inner(item, out)
+        return items
+    if not rest:
+        def leaf(node: Any, out: list[str]) -> None:
+            value = getattr(node, step)
+            if value is not UNSET:
+                out.append(prefix + value)
+        return leaf
+    below = _collector(rest, prefix)
+
+    def member(node: Any, out: list[str]) -> None:
+        child = getattr(node, step)
+        if child is not UNSET:
+            below(child, out)
+    return member
+
+
+def _data_patterns(type_: str) -> tuple[re.Pattern[str] | None, tuple[_Collect, ...]]:
+    tags: dict[str, str] = {}
+    collectors = []
+    for path, body in models.LIFTED.get(type_, ()):
+        tag = tags.setdefault(body, chr(len(tags) + 1))
+        collectors.append(_collector(path, _JOIN + tag))
+    if not tags:
+        return None, ()
+    alternatives = "|".join(f"{re.escape(tag)}(?:{body})" for body, tag in tags.items())
+    return re.compile(f"(?:{_JOIN}(?:{alternatives}))*"), tuple(collectors)
+
 
 
 _JOIN = "\x00"
@@ -96,9 +163,10 @@ def _compile(e: EventType) -> _Compiled:
         if body is not None:
             lifted.append((f.name, body))
     checks, subject_attr = models.EXTRA_CHECKS.get(e.type, ()), e.subject_field[6:]
+    groups = _data_patterns(e.type)
     if not lifted:
         return _Compiled(e, e.envelope_model, checks, subject_attr, None, (), lambda model: (),
-                         msgspec.json.Decoder(e.envelope_model).decode)
+                         msgspec.json.Decoder(e.envelope_model).decode, *groups)
     model = msgspec.defstruct(
         f"{e.envelope_model.__name__}Unpatterned", [(name, str) for name, _ in lifted], bases=(e.envelope_model,),
         frozen=True, kw_only=True, module=__name__)
@@ -107,7 +175,8 @@ def _compile(e: EventType) -> _Compiled:
     names = tuple(name for name, _ in lifted)
     values = typing.cast(Callable[[models.Envelope], tuple[str, ...]],
                          operator.attrgetter(*names) if len(names) > 1 else lambda m: (getattr(m, names[0]),))
-    return _Compiled(e, model, checks, subject_attr, pattern, names, values, msgspec.json.Decoder(model).decode)
+    return _Compiled(e, model, checks, subject_attr, pattern, names, values, msgspec.json.Decoder(model).decode,
+                     *groups)
 
 
 def _liftable_body(annotation: object) -> str | None:
@@ -121,47 +190,9 @@ def _liftable_body(annotation: object) -> str | None:
         return None
     meta = metas[0]
     others = (meta.min_length, meta.max_length, meta.ge, meta.gt, meta.le, meta.lt, meta.multiple_of, meta.tz)
-    pattern = meta.pattern
-    if pattern is None or any(x is not None for x in others):
+    if meta.pattern is None or any(x is not None for x in others):
         return None
-    suffix = "$(?!\\n)"
-    if not (pattern.startswith("^") and pattern.endswith(suffix)):
-        return None
-    # the whole pattern must parse as ^, then BODY's items, then $(?!\n) — a top-level "|" would make it
-    # (^a)|(b$): a search for either, not a fullmatch of BODY
-    tree = list(re_parser.parse(pattern))
-    if len(tree) < 3 or tree[0] != (re_constants.AT, re_constants.AT_BEGINNING) \
-            or tree[-2] != (re_constants.AT, re_constants.AT_END) or tree[-1][0] is not re_constants.ASSERT_NOT \
-            or tree[-1][1][0] != 1 or list(tree[-1][1][1]) != [(re_constants.LITERAL, 10)]:
-        return None
-    body = pattern[1:-len(suffix)]
-    return body if _never_matches_nul(tree[1:-2]) else None
-
-
-def _never_matches_nul(tree: Any) -> bool:
-    for op, arg in tree:
-        if op is re_constants.LITERAL:
-            if arg == 0:
-                return False
-        elif op is re_constants.IN:
-            for item_op, item_arg in arg:
-                if item_op is re_constants.LITERAL and item_arg != 0:
-                    continue
-                if item_op is re_constants.RANGE and item_arg[0] > 0:
-                    continue
-                return False  # a negated set, a category (\\W holds NUL), NUL itself
-        elif op in (re_constants.MAX_REPEAT, re_constants.MIN_REPEAT):
-            if not _never_matches_nul(arg[2]):
-                return False
-        elif op is re_constants.SUBPATTERN:
-            if not _never_matches_nul(arg[3]):
-                return False
-        elif op is re_constants.BRANCH:
-            if not all(_never_matches_nul(alternative) for alternative in arg[1]):
-                return False
-        else:
-            return False  # anchors, ".", look-arounds, back references: not lifted
-    return True
+    return liftable_body(meta.pattern)
 
 
 @functools.cache
