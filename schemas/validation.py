@@ -71,16 +71,15 @@ class _Compiled:
     data_patterns: re.Pattern[str] | None = None
     """The ``data`` strings of ``models.LIFTED`` in one: ``(?:NUL(?:TAG1 BODY1|TAG2 BODY2|…))*`` must
     fullmatch the values each written as NUL, its path's TAG (the BODY's number, from 1) and the value."""
-    data_collectors: tuple[_Collect, ...] = ()
+    data_values: Callable[[models.Envelope], list[str]] | None = None
+    """The ``data`` strings of ``models.LIFTED`` below a model, each as NUL + TAG + value (see ``_collector``)."""
 
     def patterns_ok(self, model: models.Envelope) -> bool:
         if self.patterns is not None and self.patterns.fullmatch(_JOIN.join(self.values(model))) is None:
             return False
-        if self.data_patterns is None:
+        if self.data_patterns is None or self.data_values is None:
             return True
-        found: list[str] = []
-        for collect in self.data_collectors:
-            collect(model, found)
+        found = self.data_values(model)
         joined = "".join(found)
         # as many NULs as values: no value holds one, so the NULs cut ``joined`` into the tagged values; a
         # BODY cannot match NUL, so each piece is matched by its own TAG's BODY whole — the fullmatch holds
@@ -88,57 +87,57 @@ class _Compiled:
         return joined.count(_JOIN) == len(found) and self.data_patterns.fullmatch(joined) is not None
 
 
-_Collect = Callable[[Any, list[str]], None]
-"""Appends the values at one ``LIFTED`` path of a model, each after its NUL and TAG (none where an optional
-member is UNSET)."""
+def _collector(paths: list[tuple[tuple[str, ...], str]]) -> Callable[[models.Envelope], list[str]]:
+    """A function returning ``prefix + value`` for each string at each (path, prefix) below a model ("*" =
+    every item of an array; nothing where an optional member is UNSET). Written as Python source and
+    compiled once per event type: one plain function is several times cheaper than walking the paths."""
+    tree: dict[str, Any] = {}
+    for path, prefix in paths:
+        node = tree
+        for step in path[:-1]:
+            node = node.setdefault(step, {})
+        node[path[-1]] = prefix
+    lines = ["def collect(m0):", "    out = []"]
+    count = 0
+
+    def walk(var: str, node: dict[str, Any], indent: str) -> None:
+        nonlocal count
+        for step, sub in node.items():
+            count += 1
+            v = f"m{count}"
+            if step == "*":
+                if isinstance(sub, str):
+                    lines.append(f"{indent}out += [{sub!r} + x for x in {var}]")
+                    continue
+                lines.append(f"{indent}for {v} in {var}:")
+                walk(v, sub, indent + "    ")
+                continue
+            if not step.isidentifier():
+                raise ValueError(f"not an attribute name: {step!r}")
+            lines.append(f"{indent}{v} = {var}.{step}")
+            lines.append(f"{indent}if {v} is not UNSET:")
+            if isinstance(sub, str):
+                lines.append(f"{indent}    out.append({sub!r} + {v})")
+            else:
+                walk(v, sub, indent + "    ")
+
+    walk("m0", tree, "    ")
+    lines.append("    return out")
+    namespace: dict[str, Any] = {"UNSET": UNSET}
+    exec(compile("\n".join(lines), f"<lifted data patterns of {len(paths)} paths>", "exec"), namespace)
+    return typing.cast(Callable[[models.Envelope], list[str]], namespace["collect"])
 
 
-def _collector(path: tuple[str, ...], prefix: str) -> _Collect:
-    """What appends ``prefix`` + each string at ``path`` ("*" = every item of an array) below a model."""
-    if not path:
-        return lambda node, out: out.append(prefix + node)
-    step, rest = path[0], path[1:]
-    if step == "*":
-        if not rest:
-            return lambda node, out: out.extend([prefix + v for v in node])
-        if len(rest) == 1:
-            get = operator.attrgetter(rest[0])
-
-            def items_attr(node: Any, out: list[str]) -> None:
-                out.extend([prefix + v for v in map(get, node) if v is not UNSET])
-            return items_attr
-        inner = _collector(rest, prefix)
-
-        def items(node: Any, out: list[str]) -> None:
-            for item in node:
-                inner(item, out)
-        return items
-    if not rest:
-        def leaf(node: Any, out: list[str]) -> None:
-            value = getattr(node, step)
-            if value is not UNSET:
-                out.append(prefix + value)
-        return leaf
-    below = _collector(rest, prefix)
-
-    def member(node: Any, out: list[str]) -> None:
-        child = getattr(node, step)
-        if child is not UNSET:
-            below(child, out)
-    return member
-
-
-def _data_patterns(type_: str) -> tuple[re.Pattern[str] | None, tuple[_Collect, ...]]:
+def _data_patterns(type_: str) -> tuple[re.Pattern[str] | None, Callable[[models.Envelope], list[str]] | None]:
     tags: dict[str, str] = {}
-    collectors = []
+    paths = []
     for path, body in models.LIFTED.get(type_, ()):
         tag = tags.setdefault(body, chr(len(tags) + 1))
-        collectors.append(_collector(path, _JOIN + tag))
+        paths.append((path, _JOIN + tag))
     if not tags:
-        return None, ()
+        return None, None
     alternatives = "|".join(f"{re.escape(tag)}(?:{body})" for body, tag in tags.items())
-    return re.compile(f"(?:{_JOIN}(?:{alternatives}))*"), tuple(collectors)
-
+    return re.compile(f"(?:{_JOIN}(?:{alternatives}))*"), _collector(paths)
 
 
 _JOIN = "\x00"
