@@ -42,10 +42,9 @@ import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from re import _constants as re_constants  # type: ignore[attr-defined]
-from re import _parser as re_parser  # type: ignore[attr-defined]
 from typing import Any
 
+from schemas.patterns import liftable_body
 from schemas.resources import PACKAGE_DIR, dump_json
 
 __all__ = ["CodegenError", "generate", "main"]
@@ -177,50 +176,6 @@ def _docstring(node: Mapping[str, Any], indent: str) -> str:
 
 def _comment(text: str, indent: str) -> str:
     return "".join(f"{indent}#: {line}\n" for line in _wrap(text, _LINE - len(indent) - 3))
-
-
-def liftable_body(pattern: str) -> str | None:
-    """BODY when ``pattern`` is ``^BODY$(?!\\n)`` with BODY made only of literals, character ranges and
-    classes, groups, alternatives and repeats — none of which holds NUL (so BODY cannot match a string holding
-    one): then a string matches ``pattern`` exactly when it fullmatches BODY. None otherwise."""
-    suffix = "$(?!\\n)"
-    if not (pattern.startswith("^") and pattern.endswith(suffix)):
-        return None
-    # the whole pattern must parse as ^, then BODY's items, then $(?!\n) — a top-level "|" would make it
-    # (^a)|(b$): a search for either, not a fullmatch of BODY
-    tree = list(re_parser.parse(pattern))
-    if len(tree) < 3 or tree[0] != (re_constants.AT, re_constants.AT_BEGINNING) \
-            or tree[-2] != (re_constants.AT, re_constants.AT_END) or tree[-1][0] is not re_constants.ASSERT_NOT \
-            or tree[-1][1][0] != 1 or list(tree[-1][1][1]) != [(re_constants.LITERAL, 10)]:
-        return None
-    body = pattern[1:-len(suffix)]
-    return body if _never_matches_nul(tree[1:-2]) else None
-
-
-def _never_matches_nul(tree: Any) -> bool:
-    for op, arg in tree:
-        if op is re_constants.LITERAL:
-            if arg == 0:
-                return False
-        elif op is re_constants.IN:
-            for item_op, item_arg in arg:
-                if item_op is re_constants.LITERAL and item_arg != 0:
-                    continue
-                if item_op is re_constants.RANGE and item_arg[0] > 0:
-                    continue
-                return False  # a negated set, a category (\\W holds NUL), NUL itself
-        elif op in (re_constants.MAX_REPEAT, re_constants.MIN_REPEAT):
-            if not _never_matches_nul(arg[2]):
-                return False
-        elif op is re_constants.SUBPATTERN:
-            if not _never_matches_nul(arg[3]):
-                return False
-        elif op is re_constants.BRANCH:
-            if not all(_never_matches_nul(alternative) for alternative in arg[1]):
-                return False
-        else:
-            return False  # anchors, ".", look-arounds, back references: not lifted
-    return True
 
 
 def _lifted_body(node: Mapping[str, Any], defs: Mapping[str, Any]) -> str | None:
@@ -359,9 +314,17 @@ class _Generator:
         props: Mapping[str, Any] = node.get("properties", {})
         if required - set(props):
             raise CodegenError(f"{where}: required names unknown properties {sorted(required - set(props))}")
+        fields = {prop: self.field_source(prop, props[prop], prop in required, f"{where}/{prop}") for prop in props}
+        return self.struct_source(name, base, node, fields)
+
+    @staticmethod
+    def struct_source(name: str, base: str, node: Mapping[str, Any], fields: Mapping[str, str]) -> str:
+        """The class with its fields in RFC 8785 member order (ASCII names: code points = UTF-16 units), so
+        msgspec's plain encoding of a model already is its canonical member order."""
+        if not all(prop.isascii() for prop in fields):
+            raise CodegenError(f"{name}: property names must be ASCII")
         lines = [f"class {name}({base}, frozen=True, kw_only=True):\n", _docstring(node, "    ")]
-        for prop in props:
-            lines.append(self.field_source(prop, props[prop], prop in required, f"{where}/{prop}"))
+        lines += [fields[prop] for prop in sorted(fields)]
         return "".join(lines)
 
     def field_source(self, prop: str, node: Mapping[str, Any], required: bool, where: str) -> str:
@@ -453,7 +416,7 @@ def generate_models(common: Mapping[str, Any], events: list[Mapping[str, Any]]) 
         gen.ensure_class(_model_name(schema), schema["properties"]["data"], f"{schema['$id']}#/properties/data")
     gen.lift = False
     first = events[0]
-    envelope_node = {
+    envelope_node: dict[str, Any] = {
         "title": "CloudEvents 1.0 信封 Envelope attributes shared by every event type",
         "description": "Generated from the envelope properties every event schema declares.",
         "type": "object",
@@ -461,9 +424,16 @@ def generate_models(common: Mapping[str, Any], events: list[Mapping[str, Any]]) 
         "required": [r for r in first["required"] if r not in _ENVELOPE_VARIABLE],
         "additionalProperties": False,
     }
-    envelope_src = gen.class_source("Envelope", "Model", envelope_node, "envelope")
-    envelope_src += "    #: 数据 The typed payload (narrowed by each event type's envelope class)\n"
-    envelope_src += "    data: EventData\n"
+    gen.class_source("Envelope", "Model", envelope_node, "envelope")  # the checks of the subset
+    required = set(envelope_node["required"])
+    envelope_fields = {prop: gen.field_source(prop, node, prop in required, f"envelope/{prop}")
+                       for prop, node in envelope_node["properties"].items()}
+    # declared here, narrowed by each event type's envelope class, so that every field has its sorted place
+    narrowed = "(narrowed by each event type's envelope class)"
+    envelope_fields["type"] = f"    #: 事件类型 Event type {narrowed}\n    type: str\n"
+    envelope_fields["dataschema"] = f"    #: 数据模式 Data schema {narrowed}\n    dataschema: str\n"
+    envelope_fields["data"] = f"    #: 数据 The typed payload {narrowed}\n    data: EventData\n"
+    envelope_src = gen.struct_source("Envelope", "Model", envelope_node, envelope_fields)
     parts = [_HEADER, _MODULE_DOC, _IMPORTS, _BASE, "\n\n", "\n".join(gen.aliases), "\n\n"]
     parts.append("\n\n".join(gen.classes))
     union = "".join(f"    {'| ' if i else ''}{_model_name(s)}\n" for i, s in enumerate(events))

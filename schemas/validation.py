@@ -37,9 +37,9 @@ from msgspec import UNSET
 
 from schemas import ijson, models
 from schemas.catalogue import EventType, catalogue, parse_type
-from schemas.codegen import liftable_body
 from schemas.errors import ErrorItem, SchemaError
 from schemas.event import Event
+from schemas.patterns import liftable_body
 from schemas.refdata import refdata
 from schemas.rules import Findings, Rules
 from schemas.slow import pointer, schema_errors
@@ -49,6 +49,10 @@ __all__ = ["fast_structure_ok", "validate"]
 log = logging.getLogger(__name__)
 
 _PARTICIPANT_PREFIX_LEN = len("/participants/")
+
+
+def _encode_sorted_model(model: models.Envelope) -> bytes:
+    return _encode_sorted(model)
 
 
 class _Invalid(Exception):
@@ -73,6 +77,9 @@ class _Compiled:
     fullmatch the values each written as NUL, its path's TAG (the BODY's number, from 1) and the value."""
     data_values: Callable[[models.Envelope], list[str]] | None = None
     """The ``data`` strings of ``models.LIFTED`` below a model, each as NUL + TAG + value (see ``_collector``)."""
+
+    encode: Callable[[models.Envelope], bytes] = _encode_sorted_model
+    """msgspec's sorted JSON encoding of ``model``: its plain one when :func:`_declared_sorted` says equal."""
 
     def patterns_ok(self, model: models.Envelope) -> bool:
         if self.patterns is not None and self.patterns.fullmatch(_JOIN.join(self.values(model))) is None:
@@ -165,7 +172,7 @@ def _compile(e: EventType) -> _Compiled:
     groups = _data_patterns(e.type)
     if not lifted:
         return _Compiled(e, e.envelope_model, checks, subject_attr, None, (), lambda model: (),
-                         msgspec.json.Decoder(e.envelope_model).decode, *groups)
+                         msgspec.json.Decoder(e.envelope_model).decode, *groups, _encoder(e.envelope_model))
     model = msgspec.defstruct(
         f"{e.envelope_model.__name__}Unpatterned", [(name, str) for name, _ in lifted], bases=(e.envelope_model,),
         frozen=True, kw_only=True, module=__name__)
@@ -175,7 +182,14 @@ def _compile(e: EventType) -> _Compiled:
     values = typing.cast(Callable[[models.Envelope], tuple[str, ...]],
                          operator.attrgetter(*names) if len(names) > 1 else lambda m: (getattr(m, names[0]),))
     return _Compiled(e, model, checks, subject_attr, pattern, names, values, msgspec.json.Decoder(model).decode,
-                     *groups)
+                     *groups, _encoder(model))
+
+
+def _encoder(model: type[models.Envelope]) -> Callable[[models.Envelope], bytes]:
+    if _declared_sorted(model):
+        return _encode_declared
+    log.warning("%s does not declare its fields sorted: the leaf is encoded sorted", model.__name__)
+    return _encode_sorted_model
 
 
 def _liftable_body(annotation: object) -> str | None:
@@ -223,6 +237,32 @@ def _general(data: bytes) -> Event:
 
 _TYPE_MEMBER = b'"type":"'
 _encode_sorted = msgspec.json.Encoder(order="sorted").encode
+_encode_declared = msgspec.json.Encoder().encode
+
+
+def _declared_sorted(annotation: object) -> bool:
+    """Whether every Struct in ``annotation`` declares its fields in sorted order with ASCII names (as the
+    codegen writes them): then msgspec's plain encoding equals its ``order="sorted"`` one, byte for byte (a
+    Struct's fields in declaration order, UNSET ones omitted either way; no dicts in a model). ASCII names
+    sort alike by code point, by UTF-16 code unit (RFC 8785) and by byte."""
+    seen: set[int] = set()
+
+    def walk(info: msgspec.inspect.Type) -> bool:
+        if id(info) in seen:
+            return True
+        seen.add(id(info))
+        if isinstance(info, msgspec.inspect.StructType):
+            names = [f.encode_name for f in info.fields]
+            return all(n.isascii() for n in names) and names == sorted(names) \
+                and all(walk(f.type) for f in info.fields)
+        if isinstance(info, msgspec.inspect.UnionType):
+            return all(walk(t) for t in info.types)
+        if isinstance(info, msgspec.inspect.TupleType | msgspec.inspect.VarTupleType | msgspec.inspect.ListType):
+            items = info.item_types if isinstance(info, msgspec.inspect.TupleType) else (info.item_type,)
+            return all(walk(t) for t in items)
+        return not isinstance(info, msgspec.inspect.DictType)  # msgspec sorts dict keys only when asked
+
+    return walk(msgspec.inspect.type_info(annotation))
 
 
 @functools.cache
@@ -260,7 +300,7 @@ def _typed(data: bytes) -> Event | None:
         model = compiled.decode(data)
     except (msgspec.MsgspecError, RecursionError):
         return None
-    canonical = _encode_sorted(model)
+    canonical = compiled.encode(model)
     if len(canonical) != len(data):
         return None
     try:
