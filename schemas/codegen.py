@@ -8,7 +8,10 @@ Two outputs, one idea (the schemas are the source of truth, everything typed is 
 1. ``common.v1.json``: the ``enum`` of StationCode, MineId, ProductCode, CoalClass and WagonType is set
    from ``schemas/data/*.json`` (the reference data, where the facts live).
 2. ``models.py``: one frozen msgspec Struct per object schema, one envelope Struct per event type, and
-   ``EXTRA_CHECKS`` — the few keywords msgspec cannot express, which the fast path runs after decoding.
+   ``EXTRA_CHECKS`` — the few keywords msgspec cannot express, which the fast path runs after decoding —
+   and ``LIFTED``: the ``data`` strings whose only constraint is a pattern that can be checked with others
+   in one regex (see :mod:`schemas.patterns`) are declared plain ``str``, and the fast path checks them
+   all at once. Fields are declared in RFC 8785 member order (the leaf then needs no sort).
 
 Why msgspec: decoding straight into typed, frozen, slot-based Structs with the constraints compiled in C
 is the fastest way to validate in Python (measured in ``bench/schemas_bench.py``), and the same Structs are

@@ -3,7 +3,8 @@
 General path (every valid event): msgspec decodes the JSON to a plain dict (kept as ``Event.envelope``),
 converts it into the event type's generated frozen Struct — which checks types, enums, patterns, lengths
 and bounds in C — runs the few checks msgspec cannot express (``EXTRA_CHECKS``), then the domain rules.
-Two shortcuts, each exact: the envelope's six patterns are checked by one regex (``_compile``), and bytes
+Two shortcuts, each exact: the envelope's six patterns are checked by one regex (``_compile``), and so are
+the ``data`` strings the codegen declares plain ``str`` (``models.LIFTED``, another regex), and bytes
 skip ijson's depth and long-integer scans, which no document the models accept can fail (any refusal runs
 the full :func:`schemas.ijson.loads` first, so I-JSON's rule is still the one reported).
 
