@@ -8,7 +8,10 @@ Two outputs, one idea (the schemas are the source of truth, everything typed is 
 1. ``common.v1.json``: the ``enum`` of StationCode, MineId, ProductCode, CoalClass and WagonType is set
    from ``schemas/data/*.json`` (the reference data, where the facts live).
 2. ``models.py``: one frozen msgspec Struct per object schema, one envelope Struct per event type, and
-   ``EXTRA_CHECKS`` — the few keywords msgspec cannot express, which the fast path runs after decoding.
+   ``EXTRA_CHECKS`` — the few keywords msgspec cannot express, which the fast path runs after decoding —
+   and ``LIFTED``: the ``data`` strings whose only constraint is a pattern that can be checked with others
+   in one regex (see :mod:`schemas.patterns`) are declared plain ``str``, and the fast path checks them
+   all at once. Fields are declared in RFC 8785 member order (the leaf then needs no sort).
 
 Why msgspec: decoding straight into typed, frozen, slot-based Structs with the constraints compiled in C
 is the fastest way to validate in Python (measured in ``bench/schemas_bench.py``), and the same Structs are
@@ -44,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from schemas.patterns import liftable_body
 from schemas.resources import PACKAGE_DIR, dump_json
 
 __all__ = ["CodegenError", "generate", "main"]
@@ -177,9 +181,22 @@ def _comment(text: str, indent: str) -> str:
     return "".join(f"{indent}#: {line}\n" for line in _wrap(text, _LINE - len(indent) - 3))
 
 
+def _lifted_body(node: Mapping[str, Any], defs: Mapping[str, Any]) -> str | None:
+    """The BODY of a ``data`` string whose only constraint is a liftable pattern (a ``$ref`` followed): the
+    model declares it plain ``str`` and the fast path checks it in one regex with the others; else None."""
+    if "$ref" in node:
+        node = defs[_class_name_of_ref(str(node["$ref"]))]
+    keys = {k for k in node if k not in _ANNOTATIONS and not k.startswith("x-")}
+    if node.get("type") != "string" or keys != {"type", "pattern"}:
+        return None
+    return liftable_body(str(node["pattern"]))
+
+
 @dataclass
 class _Generator:
     defs: Mapping[str, Any]
+    lift: bool = False
+    """Generating ``data`` models: strings with a liftable pattern become plain ``str`` (see ``LIFTED``)."""
     aliases: list[str] = field(default_factory=list)
     classes: list[str] = field(default_factory=list)
     emitted: dict[str, int] = field(default_factory=dict)  # name -> id(schema node) that made it
@@ -191,6 +208,10 @@ class _Generator:
     ) -> str:
         """The Python type of ``node``; one line if it fits in ``budget`` columns, else indented by ``indent``."""
         keys = {k for k in node if k not in _ANNOTATIONS and not k.startswith("x-")}
+        if self.lift and _lifted_body(node, self.defs) is not None:
+            if "$ref" in node:
+                self.ensure_def(_class_name_of_ref(str(node["$ref"])))
+            return "str"
         if "$ref" in node:
             if keys != {"$ref"}:
                 raise CodegenError(f"{where}: $ref with sibling keywords {sorted(keys - {'$ref'})}")
@@ -271,7 +292,9 @@ class _Generator:
             self.ensure_class(name, node, f"common#/$defs/{name}")
         elif name not in self.emitted:
             self.emitted[name] = id(node)
+            lift, self.lift = self.lift, False  # an alias keeps its pattern: the envelope uses some
             expr = self.type_expr(node, f"common#/$defs/{name}", None, "", _LINE - len(name) - 3)
+            self.lift = lift
             self.aliases.append(f"{name} = {expr}\n")
         return name
 
@@ -294,9 +317,17 @@ class _Generator:
         props: Mapping[str, Any] = node.get("properties", {})
         if required - set(props):
             raise CodegenError(f"{where}: required names unknown properties {sorted(required - set(props))}")
+        fields = {prop: self.field_source(prop, props[prop], prop in required, f"{where}/{prop}") for prop in props}
+        return self.struct_source(name, base, node, fields)
+
+    @staticmethod
+    def struct_source(name: str, base: str, node: Mapping[str, Any], fields: Mapping[str, str]) -> str:
+        """The class with its fields in RFC 8785 member order (ASCII names: code points = UTF-16 units), so
+        msgspec's plain encoding of a model already is its canonical member order."""
+        if not all(prop.isascii() for prop in fields):
+            raise CodegenError(f"{name}: property names must be ASCII")
         lines = [f"class {name}({base}, frozen=True, kw_only=True):\n", _docstring(node, "    ")]
-        for prop in props:
-            lines.append(self.field_source(prop, props[prop], prop in required, f"{where}/{prop}"))
+        lines += [fields[prop] for prop in sorted(fields)]
         return "".join(lines)
 
     def field_source(self, prop: str, node: Mapping[str, Any], required: bool, where: str) -> str:
@@ -335,6 +366,25 @@ def _checks(node: Mapping[str, Any], defs: Mapping[str, Any], path: tuple[str, .
             yield from _checks(sub, defs, (*path, prop))
 
 
+def _lifted(
+    node: Mapping[str, Any], defs: Mapping[str, Any], path: tuple[str, ...]
+) -> Iterator[tuple[tuple[str, ...], str]]:
+    """(attribute path with "*" for every array item, BODY) of every lifted string below ``node``."""
+    body = _lifted_body(node, defs)
+    if body is not None:
+        yield (path, body)
+        return
+    if "$ref" in node:
+        yield from _lifted(defs[_class_name_of_ref(str(node["$ref"]))], defs, path)
+        return
+    kind = node.get("type")
+    if kind == "array":
+        yield from _lifted(node["items"], defs, (*path, "*"))
+    elif kind == "object":
+        for prop, sub in node.get("properties", {}).items():
+            yield from _lifted(sub, defs, (*path, prop))
+
+
 def _without_annotations(node: Any) -> Any:
     if isinstance(node, dict):
         return {
@@ -364,10 +414,12 @@ def generate_models(common: Mapping[str, Any], events: list[Mapping[str, Any]]) 
     shapes = {_envelope_shape(s) for s in events}
     if len(shapes) != 1:
         raise CodegenError("every event schema must declare the same envelope attributes")
+    gen.lift = True
     for schema in events:
         gen.ensure_class(_model_name(schema), schema["properties"]["data"], f"{schema['$id']}#/properties/data")
+    gen.lift = False
     first = events[0]
-    envelope_node = {
+    envelope_node: dict[str, Any] = {
         "title": "CloudEvents 1.0 信封 Envelope attributes shared by every event type",
         "description": "Generated from the envelope properties every event schema declares.",
         "type": "object",
@@ -375,9 +427,16 @@ def generate_models(common: Mapping[str, Any], events: list[Mapping[str, Any]]) 
         "required": [r for r in first["required"] if r not in _ENVELOPE_VARIABLE],
         "additionalProperties": False,
     }
-    envelope_src = gen.class_source("Envelope", "Model", envelope_node, "envelope")
-    envelope_src += "    #: 数据 The typed payload (narrowed by each event type's envelope class)\n"
-    envelope_src += "    data: EventData\n"
+    gen.class_source("Envelope", "Model", envelope_node, "envelope")  # the checks of the subset
+    required = set(envelope_node["required"])
+    envelope_fields = {prop: gen.field_source(prop, node, prop in required, f"envelope/{prop}")
+                       for prop, node in envelope_node["properties"].items()}
+    # declared here, narrowed by each event type's envelope class, so that every field has its sorted place
+    narrowed = "(narrowed by each event type's envelope class)"
+    envelope_fields["type"] = f"    #: 事件类型 Event type {narrowed}\n    type: str\n"
+    envelope_fields["dataschema"] = f"    #: 数据模式 Data schema {narrowed}\n    dataschema: str\n"
+    envelope_fields["data"] = f"    #: 数据 The typed payload {narrowed}\n    data: EventData\n"
+    envelope_src = gen.struct_source("Envelope", "Model", envelope_node, envelope_fields)
     parts = [_HEADER, _MODULE_DOC, _IMPORTS, _BASE, "\n\n", "\n".join(gen.aliases), "\n\n"]
     parts.append("\n\n".join(gen.classes))
     union = "".join(f"    {'| ' if i else ''}{_model_name(s)}\n" for i, s in enumerate(events))
@@ -398,6 +457,12 @@ def generate_models(common: Mapping[str, Any], events: list[Mapping[str, Any]]) 
 def _tables(common: Mapping[str, Any], events: list[Mapping[str, Any]]) -> str:
     env = "".join(f"    {_py_str(_type_name(s))}: {_model_name(s)}Envelope,\n" for s in events)
     data = "".join(f"    {_py_str(_type_name(s))}: {_model_name(s)},\n" for s in events)
+    lifted = []
+    for s in events:
+        found_lifted = list(_lifted(s["properties"]["data"], common["$defs"], ("data",)))
+        if found_lifted:
+            body = "".join(f"        ({_py_tuple(p)}, {_py_str(b)}),\n" for p, b in found_lifted)
+            lifted.append(f"    {_py_str(_type_name(s))}: (\n{body}    ),\n")
     checks = []
     for s in events:
         found = [c for c in _checks(s, common["$defs"], ()) if c[1] != ("time",)]
@@ -413,6 +478,11 @@ def _tables(common: Mapping[str, Any], events: list[Mapping[str, Any]]) -> str:
         + "".join(checks)
         + "}\n"
         '"""Event type → (keyword, attribute path, argument) checks msgspec cannot express; "*" = every item."""\n'
+        "\nLIFTED: dict[str, tuple[tuple[tuple[str, ...], str], ...]] = {\n"
+        + "".join(lifted)
+        + "}\n"
+        '"""Event type → (attribute path, BODY) of the data strings declared plain ``str``: each must fullmatch\n'
+        "BODY (its pattern is ``^BODY$(?!\\\\n)``); :mod:`schemas.validation` checks them all in one regex.\"\"\"\n"
     )
 
 
@@ -420,7 +490,9 @@ _MODULE_DOC = '''"""msgspec models of every event type, generated from the JSON 
 
 Frozen, slotted Structs: decoding validates types, enums, patterns, lengths and bounds in C. Optional fields
 are ``UNSET`` when absent. ``EXTRA_CHECKS`` lists what msgspec cannot express (uniqueItems, minProperties,
-real date-times); :mod:`schemas.validation` runs them. Do not edit: change the schemas and regenerate.
+real date-times); ``LIFTED`` the ``data`` strings declared plain ``str`` whose patterns are checked together
+in one regex (msgspec would call ``re`` once per string); :mod:`schemas.validation` runs both: decode with it.
+Do not edit: change the schemas and regenerate.
 """
 '''
 
@@ -431,7 +503,7 @@ from typing import Annotated, Literal, TypeAlias
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-__all__ = ["DATA_MODELS", "ENVELOPE_MODELS", "EXTRA_CHECKS", "UNSET", "Envelope", "EventData", "Model"]
+__all__ = ["DATA_MODELS", "ENVELOPE_MODELS", "EXTRA_CHECKS", "LIFTED", "UNSET", "Envelope", "EventData", "Model"]
 """
 
 _BASE = '''

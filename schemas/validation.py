@@ -3,7 +3,8 @@
 General path (every valid event): msgspec decodes the JSON to a plain dict (kept as ``Event.envelope``),
 converts it into the event type's generated frozen Struct — which checks types, enums, patterns, lengths
 and bounds in C — runs the few checks msgspec cannot express (``EXTRA_CHECKS``), then the domain rules.
-Two shortcuts, each exact: the envelope's six patterns are checked by one regex (``_compile``), and bytes
+Two shortcuts, each exact: the envelope's six patterns are checked by one regex (``_compile``), and so are
+the ``data`` strings the codegen declares plain ``str`` (``models.LIFTED``, another regex), and bytes
 skip ijson's depth and long-integer scans, which no document the models accept can fail (any refusal runs
 the full :func:`schemas.ijson.loads` first, so I-JSON's rule is still the one reported).
 
@@ -30,8 +31,6 @@ import re
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from re import _constants as re_constants  # type: ignore[attr-defined]
-from re import _parser as re_parser  # type: ignore[attr-defined]
 from typing import Any
 
 import msgspec
@@ -41,6 +40,7 @@ from schemas import ijson, models
 from schemas.catalogue import EventType, catalogue, parse_type
 from schemas.errors import ErrorItem, SchemaError
 from schemas.event import Event
+from schemas.patterns import liftable_body
 from schemas.refdata import refdata
 from schemas.rules import Findings, Rules
 from schemas.slow import pointer, schema_errors
@@ -50,6 +50,10 @@ __all__ = ["fast_structure_ok", "validate"]
 log = logging.getLogger(__name__)
 
 _PARTICIPANT_PREFIX_LEN = len("/participants/")
+
+
+def _encode_sorted_model(model: models.Envelope) -> bytes:
+    return _encode_sorted(model)
 
 
 class _Invalid(Exception):
@@ -69,9 +73,79 @@ class _Compiled:
     values: Callable[[models.Envelope], tuple[str, ...]]
     decode: Callable[[bytes], models.Envelope]
     """msgspec's JSON decoder straight into ``model`` (the one-pass path of :func:`_typed`)."""
+    data_patterns: re.Pattern[str] | None = None
+    """The ``data`` strings of ``models.LIFTED`` in one: ``(?:NUL(?:TAG1 BODY1|TAG2 BODY2|…))*`` must
+    fullmatch the values each written as NUL, its path's TAG (the BODY's number, from 1) and the value."""
+    data_values: Callable[[models.Envelope], list[str]] | None = None
+    """The ``data`` strings of ``models.LIFTED`` below a model, each as NUL + TAG + value (see ``_collector``)."""
+
+    encode: Callable[[models.Envelope], bytes] = _encode_sorted_model
+    """msgspec's sorted JSON encoding of ``model``: its plain one when :func:`_declared_sorted` says equal."""
 
     def patterns_ok(self, model: models.Envelope) -> bool:
-        return self.patterns is None or self.patterns.fullmatch(_JOIN.join(self.values(model))) is not None
+        if self.patterns is not None and self.patterns.fullmatch(_JOIN.join(self.values(model))) is None:
+            return False
+        if self.data_patterns is None or self.data_values is None:
+            return True
+        found = self.data_values(model)
+        joined = "".join(found)
+        # as many NULs as values: no value holds one, so the NULs cut ``joined`` into the tagged values; a
+        # BODY cannot match NUL, so each piece is matched by its own TAG's BODY whole — the fullmatch holds
+        # exactly when every value fullmatches its BODY, i.e. matches its original pattern
+        return joined.count(_JOIN) == len(found) and self.data_patterns.fullmatch(joined) is not None
+
+
+def _collector(paths: list[tuple[tuple[str, ...], str]]) -> Callable[[models.Envelope], list[str]]:
+    """A function returning ``prefix + value`` for each string at each (path, prefix) below a model ("*" =
+    every item of an array; nothing where an optional member is UNSET). Written as Python source and
+    compiled once per event type: one plain function is several times cheaper than walking the paths."""
+    tree: dict[str, Any] = {}
+    for path, prefix in paths:
+        node = tree
+        for step in path[:-1]:
+            node = node.setdefault(step, {})
+        node[path[-1]] = prefix
+    lines = ["def collect(m0):", "    out = []"]
+    count = 0
+
+    def walk(var: str, node: dict[str, Any], indent: str) -> None:
+        nonlocal count
+        for step, sub in node.items():
+            count += 1
+            v = f"m{count}"
+            if step == "*":
+                if isinstance(sub, str):
+                    lines.append(f"{indent}out += [{sub!r} + x for x in {var}]")
+                    continue
+                lines.append(f"{indent}for {v} in {var}:")
+                walk(v, sub, indent + "    ")
+                continue
+            if not step.isidentifier():
+                raise ValueError(f"not an attribute name: {step!r}")
+            lines.append(f"{indent}{v} = {var}.{step}")
+            lines.append(f"{indent}if {v} is not UNSET:")
+            if isinstance(sub, str):
+                lines.append(f"{indent}    out.append({sub!r} + {v})")
+            else:
+                walk(v, sub, indent + "    ")
+
+    walk("m0", tree, "    ")
+    lines.append("    return out")
+    namespace: dict[str, Any] = {"UNSET": UNSET}
+    exec(compile("\n".join(lines), f"<lifted data patterns of {len(paths)} paths>", "exec"), namespace)
+    return typing.cast(Callable[[models.Envelope], list[str]], namespace["collect"])
+
+
+def _data_patterns(type_: str) -> tuple[re.Pattern[str] | None, Callable[[models.Envelope], list[str]] | None]:
+    tags: dict[str, str] = {}
+    paths = []
+    for path, body in models.LIFTED.get(type_, ()):
+        tag = tags.setdefault(body, chr(len(tags) + 1))
+        paths.append((path, _JOIN + tag))
+    if not tags:
+        return None, None
+    alternatives = "|".join(f"{re.escape(tag)}(?:{body})" for body, tag in tags.items())
+    return re.compile(f"(?:{_JOIN}(?:{alternatives}))*"), _collector(paths)
 
 
 _JOIN = "\x00"
@@ -96,9 +170,10 @@ def _compile(e: EventType) -> _Compiled:
         if body is not None:
             lifted.append((f.name, body))
     checks, subject_attr = models.EXTRA_CHECKS.get(e.type, ()), e.subject_field[6:]
+    groups = _data_patterns(e.type)
     if not lifted:
         return _Compiled(e, e.envelope_model, checks, subject_attr, None, (), lambda model: (),
-                         msgspec.json.Decoder(e.envelope_model).decode)
+                         msgspec.json.Decoder(e.envelope_model).decode, *groups, _encoder(e.envelope_model))
     model = msgspec.defstruct(
         f"{e.envelope_model.__name__}Unpatterned", [(name, str) for name, _ in lifted], bases=(e.envelope_model,),
         frozen=True, kw_only=True, module=__name__)
@@ -107,7 +182,15 @@ def _compile(e: EventType) -> _Compiled:
     names = tuple(name for name, _ in lifted)
     values = typing.cast(Callable[[models.Envelope], tuple[str, ...]],
                          operator.attrgetter(*names) if len(names) > 1 else lambda m: (getattr(m, names[0]),))
-    return _Compiled(e, model, checks, subject_attr, pattern, names, values, msgspec.json.Decoder(model).decode)
+    return _Compiled(e, model, checks, subject_attr, pattern, names, values, msgspec.json.Decoder(model).decode,
+                     *groups, _encoder(model))
+
+
+def _encoder(model: type[models.Envelope]) -> Callable[[models.Envelope], bytes]:
+    if _declared_sorted(model):
+        return _encode_declared
+    log.warning("%s does not declare its fields sorted: the leaf is encoded sorted", model.__name__)
+    return _encode_sorted_model
 
 
 def _liftable_body(annotation: object) -> str | None:
@@ -121,47 +204,9 @@ def _liftable_body(annotation: object) -> str | None:
         return None
     meta = metas[0]
     others = (meta.min_length, meta.max_length, meta.ge, meta.gt, meta.le, meta.lt, meta.multiple_of, meta.tz)
-    pattern = meta.pattern
-    if pattern is None or any(x is not None for x in others):
+    if meta.pattern is None or any(x is not None for x in others):
         return None
-    suffix = "$(?!\\n)"
-    if not (pattern.startswith("^") and pattern.endswith(suffix)):
-        return None
-    # the whole pattern must parse as ^, then BODY's items, then $(?!\n) — a top-level "|" would make it
-    # (^a)|(b$): a search for either, not a fullmatch of BODY
-    tree = list(re_parser.parse(pattern))
-    if len(tree) < 3 or tree[0] != (re_constants.AT, re_constants.AT_BEGINNING) \
-            or tree[-2] != (re_constants.AT, re_constants.AT_END) or tree[-1][0] is not re_constants.ASSERT_NOT \
-            or tree[-1][1][0] != 1 or list(tree[-1][1][1]) != [(re_constants.LITERAL, 10)]:
-        return None
-    body = pattern[1:-len(suffix)]
-    return body if _never_matches_nul(tree[1:-2]) else None
-
-
-def _never_matches_nul(tree: Any) -> bool:
-    for op, arg in tree:
-        if op is re_constants.LITERAL:
-            if arg == 0:
-                return False
-        elif op is re_constants.IN:
-            for item_op, item_arg in arg:
-                if item_op is re_constants.LITERAL and item_arg != 0:
-                    continue
-                if item_op is re_constants.RANGE and item_arg[0] > 0:
-                    continue
-                return False  # a negated set, a category (\\W holds NUL), NUL itself
-        elif op in (re_constants.MAX_REPEAT, re_constants.MIN_REPEAT):
-            if not _never_matches_nul(arg[2]):
-                return False
-        elif op is re_constants.SUBPATTERN:
-            if not _never_matches_nul(arg[3]):
-                return False
-        elif op is re_constants.BRANCH:
-            if not all(_never_matches_nul(alternative) for alternative in arg[1]):
-                return False
-        else:
-            return False  # anchors, ".", look-arounds, back references: not lifted
-    return True
+    return liftable_body(meta.pattern)
 
 
 @functools.cache
@@ -193,6 +238,32 @@ def _general(data: bytes) -> Event:
 
 _TYPE_MEMBER = b'"type":"'
 _encode_sorted = msgspec.json.Encoder(order="sorted").encode
+_encode_declared = msgspec.json.Encoder().encode
+
+
+def _declared_sorted(annotation: object) -> bool:
+    """Whether every Struct in ``annotation`` declares its fields in sorted order with ASCII names (as the
+    codegen writes them): then msgspec's plain encoding equals its ``order="sorted"`` one, byte for byte (a
+    Struct's fields in declaration order, UNSET ones omitted either way; no dicts in a model). ASCII names
+    sort alike by code point, by UTF-16 code unit (RFC 8785) and by byte."""
+    seen: set[int] = set()
+
+    def walk(info: msgspec.inspect.Type) -> bool:
+        if id(info) in seen:
+            return True
+        seen.add(id(info))
+        if isinstance(info, msgspec.inspect.StructType):
+            names = [f.encode_name for f in info.fields]
+            return all(n.isascii() for n in names) and names == sorted(names) \
+                and all(walk(f.type) for f in info.fields)
+        if isinstance(info, msgspec.inspect.UnionType):
+            return all(walk(t) for t in info.types)
+        if isinstance(info, msgspec.inspect.TupleType | msgspec.inspect.VarTupleType | msgspec.inspect.ListType):
+            items = info.item_types if isinstance(info, msgspec.inspect.TupleType) else (info.item_type,)
+            return all(walk(t) for t in items)
+        return not isinstance(info, msgspec.inspect.DictType)  # msgspec sorts dict keys only when asked
+
+    return walk(msgspec.inspect.type_info(annotation))
 
 
 @functools.cache
@@ -230,7 +301,7 @@ def _typed(data: bytes) -> Event | None:
         model = compiled.decode(data)
     except (msgspec.MsgspecError, RecursionError):
         return None
-    canonical = _encode_sorted(model)
+    canonical = compiled.encode(model)
     if len(canonical) != len(data):
         return None
     try:
