@@ -8,6 +8,7 @@ replay them from the ledger so every validator converges on the same registry.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import logging
 import os
@@ -61,18 +62,31 @@ class Registry:
             self.participants[pid] = replace(p, revoked=p.revoked | {str(data["key_id"])})
 
 
-async def fold_sealed_registry_events(registry: Registry, store: LedgerStore) -> int:
-    """Fold the registry events sealed after ``registry.applied_leaf_index``; return how many.
+@functools.cache
+def registry_fold_sql() -> str:
+    """The fold's query, with the catalogue's registry types written into it as literals.
 
-    One index range scan on (type, leaf_index) per registry type: exact types, not a LIKE pattern (a
-    parameterised LIKE cannot use the index and would scan the ledger)."""
+    Migration 0022's partial index ``ledger_events_registry`` serves it only when the planner can prove the
+    query's ``type`` condition implies the index's predicate. With the types as a parameter it cannot in a
+    generic plan, and PostgreSQL's plan cache switches a prepared statement (asyncpg prepares every query) to
+    the generic plan once its estimate looks no worse: the fold then walks every row after the last registry
+    event. Measured 2026-12-02: 87 ms of PostgreSQL CPU per call at 100 k rows, 278 ms at 300 k; the
+    validators, the API and ``coalchain trust`` call it every second, so at 1 M sealed events the backends
+    spent ~200 µs per sealed event. With literals every plan uses the index: O(new registry events)."""
     import schemas
 
     types = [t.type for t in schemas.catalogue() if t.area == "registry"]
-    rows = await store.pool.fetch(
-        "SELECT leaf_index, leaf FROM ledger_events WHERE type = ANY($1::text[]) AND leaf_index > $2"
-        " ORDER BY leaf_index", types, registry.applied_leaf_index,
-    )
+    listed = ", ".join("'" + t.replace("'", "''") + "'" for t in types)
+    return (f"SELECT leaf_index, leaf FROM ledger_events WHERE type = ANY (ARRAY[{listed}]::text[])"
+            " AND leaf_index > $1 ORDER BY leaf_index")
+
+
+async def fold_sealed_registry_events(registry: Registry, store: LedgerStore) -> int:
+    """Fold the registry events sealed after ``registry.applied_leaf_index``; return how many: one range scan
+    of the partial index of the registry events (:func:`registry_fold_sql`)."""
+    import schemas
+
+    rows = await store.pool.fetch(registry_fold_sql(), registry.applied_leaf_index)
     for r in rows:
         event = schemas.validate(bytes(r["leaf"]))
         registry.apply(event.type, event.envelope["data"])
