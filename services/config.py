@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     # fetched batch with this key; the sequencer seals only verdicts signed by a key of genesis "validators"
     validator_key_file: Path | None = None  # default: home/keys/validator.key (created in development)
     verdict_max_bytes: int = 900_000  # one verdict record stays below Kafka's default 1 MB message limit
-    offset_gap_max_retries: int = 20  # sequencer: re-reads of a missing accepted offset before it moves on
+    offset_gap_max_retries: int = 20  # consumers (services.kafka.offsets): re-reads of a missing offset before going on
     # validators reject an event whose time is this far ahead of / behind their clock (time-out-of-range)
     event_time_max_future_s: int = 600
     event_time_max_past_s: int = 45 * 86_400

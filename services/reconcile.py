@@ -36,6 +36,7 @@ from services import db
 from services.config import Settings
 from services.errors import UserError
 from services.kafka import clients
+from services.kafka.offsets import Contiguity
 from services.kafka.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -80,15 +81,17 @@ async def read_topic(settings: Settings, topic: str, *, since_ms: int | None = N
             return []
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
+        contiguity = Contiguity(topic)  # a fetch with a hole is read again from it (services.kafka.offsets)
         if since_ms is not None:
             found = await consumer.offsets_for_times({tp: since_ms for tp in tps})
             for tp, at in found.items():
                 if at is not None:
                     consumer.seek(tp, at.offset)
+                    contiguity.expect(tp, at.offset)
         out: list[Any] = []
         deadline = time.monotonic() + timeout_s
         while True:
-            batch = await consumer.getmany(timeout_ms=200)
+            batch = contiguity.take(consumer, await consumer.getmany(timeout_ms=200))
             for rs in batch.values():
                 out += [r for r in rs if (since_ms is None or r.timestamp >= since_ms)
                         and (until_ms is None or r.timestamp < until_ms)]

@@ -1,12 +1,14 @@
 """Rejections: stored from the rejected topic so that publishers learn what became of their events.
 
-:class:`RejectionRecorder` runs as a task inside the API process: it assigns itself every partition of the
-rejected topic, starts after the last position it stored (``max(rejected_offset) + 1`` per partition) and
-inserts one ``event_rejections`` row per record (``ON CONFLICT DO NOTHING``: several API processes may run
-it, each row lands once). ``envelope_sha256`` (SHA-256 of the RFC 8785 bytes of the rejected envelope)
-lets a publisher tell a rejection of its own bytes from one of other bytes claiming its event id. A record
-it cannot make sense of is stored with what it could read; it never stops the recorder (a topic is a
-transport, not a trust boundary: the claimed ``source`` and ``id`` only help find a rejection, see 0007).
+:class:`RejectionRecorder` runs as a task inside the API process: it assigns itself every partition of the rejected
+topic, starts after the last position it stored (``max(rejected_offset) + 1`` per partition) and inserts one
+``event_rejections`` row per record (``ON CONFLICT DO NOTHING``: several API processes may run it, each row
+lands once). It stores only a contiguous run of offsets (:mod:`services.kafka.offsets`): a fetch with a hole
+is read again from the hole, so a rejection is never passed over. ``envelope_sha256`` (SHA-256 of the RFC 8785
+bytes of the rejected envelope) lets a publisher tell a rejection of its own bytes from one of other bytes
+claiming its event id. A record it cannot make sense of is stored with what it could read; it never stops the
+recorder (a topic is a transport, not a trust boundary: the claimed ``source`` and ``id`` only help find a
+rejection, see 0007).
 
 :func:`record_row` is the pure part: one Kafka record (value, headers, position, timestamp) -> one row.
 """
@@ -24,13 +26,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from chain_anchor.canonical import canonicalize
 from chain_anchor.errors import ChainAnchorError
 from services.config import Settings
 from services.kafka import clients
+from services.kafka.offsets import Contiguity, Record
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +106,7 @@ class RejectionRecorder:
         self.pool = pool
         self.topic = topic
         self.stored = 0
+        self.contiguity = Contiguity("rejected", settings.offset_gap_max_retries)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Store rejections until ``stop``; a broker or database outage is retried, never fatal."""
@@ -127,10 +131,12 @@ class RejectionRecorder:
             for tp in tps:
                 if tp.partition in stored:
                     consumer.seek(tp, stored[tp.partition] + 1)
+                    self.contiguity.expect(tp, stored[tp.partition] + 1)
                 else:
                     await consumer.seek_to_beginning(tp)
+                    self.contiguity.expect(tp, None)
             while not stop.is_set():
-                batches = await consumer.getmany(timeout_ms=200, max_records=1000)
+                batches = self.contiguity.take(consumer, await self._getmany(consumer))
                 records = [r for rs in batches.values() for r in rs]
                 if not records:
                     continue
@@ -141,6 +147,10 @@ class RejectionRecorder:
                 log.debug("stored %d rejections", len(records))
         finally:
             await consumer.stop()
+
+    async def _getmany(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, list[Record]]:
+        batches: dict[TopicPartition, list[Record]] = await consumer.getmany(timeout_ms=200, max_records=1000)
+        return batches
 
 
 def rejection_json(row: asyncpg.Record) -> dict[str, Any]:

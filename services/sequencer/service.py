@@ -14,7 +14,6 @@ import contextlib
 import json
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import asyncpg
@@ -29,6 +28,7 @@ from chain_anchor.keys import KeyRing
 from services import blockmsg, db, metrics, rotation
 from services.config import Settings
 from services.kafka import clients
+from services.kafka.offsets import OffsetTracker
 from services.kafka.topics import Topics
 from services.keyfiles import genesis_path, sequencer_signer
 from services.registry import load_validator_keys
@@ -59,45 +59,6 @@ def timer_start(verified_at: str, timeout_s: float, *, now: float, wall_now: flo
     return now - min(max(age, 0.0), timeout_s / 2)
 
 
-@dataclass
-class OffsetTracker:
-    """The next expected offset of the accepted partition: hands on only a contiguous run of records.
-
-    A fetch that skips offsets (tansu under load hands a consumer later offsets before earlier ones) is cut
-    at the hole and the caller seeks back to :attr:`expected` to re-read; after ``max_retries`` re-reads of
-    the same missing offset (an offset that really is not there: a compacted or transactional topic) the
-    tracker moves on and counts the offsets skipped."""
-
-    expected: int | None
-    max_retries: int
-    gaps: int = 0  # holes seen (each answered by a re-read)
-    skipped: int = 0  # offsets given up on
-    _retries: int = 0
-
-    def take(self, records: list[Record]) -> tuple[list[Record], int | None]:
-        """The contiguous records from ``expected`` on, and the offset to seek back to (None: no hole)."""
-        out: list[Record] = []
-        for r in records:
-            if self.expected is None:
-                self.expected = r.offset
-            if r.offset < self.expected:
-                continue  # consumed before (a re-read after seeking back)
-            if r.offset > self.expected:
-                if self._retries < self.max_retries:
-                    self._retries += 1
-                    self.gaps += 1
-                    log.warning("accepted offsets %d..%d missing from a fetch that returned %d; re-reading from %d"
-                                " (retry %d)", self.expected, r.offset - 1, r.offset, self.expected, self._retries)
-                    return out, self.expected
-                log.error("accepted offsets %d..%d still missing after %d re-reads; going on at %d",
-                          self.expected, r.offset - 1, self._retries, r.offset)
-                self.skipped += r.offset - self.expected
-            self._retries = 0
-            self.expected = r.offset + 1
-            out.append(r)
-        return out, None
-
-
 class Sequencer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -109,7 +70,7 @@ class Sequencer:
         self.broker_resets = 0  # times a running loop found the broker had lost the accepted topic
         self.validators = self.load_validators()
         self._validators_due = 0.0
-        self.offsets = OffsetTracker(None, settings.offset_gap_max_retries)
+        self.offsets = OffsetTracker(None, settings.offset_gap_max_retries, "accepted")
         self.trace = StageTrace(settings, "sequencer")
         self._last_verified_at = ""  # of the last verdict record fed to the cutter (starts the batch timer)
 
@@ -179,7 +140,7 @@ class Sequencer:
                             end, start - 1)
                 start = None
                 sealer.range_start = None  # the next block's range starts where the new topic does
-            self.offsets = OffsetTracker(start, self.settings.offset_gap_max_retries)
+            self.offsets = OffsetTracker(start, self.settings.offset_gap_max_retries, "accepted")
             if start is None:
                 await consumer.seek_to_beginning(tp)
             else:
@@ -287,7 +248,7 @@ class Sequencer:
                                producer: AIOKafkaProducer, tp: TopicPartition) -> None:
         """What :meth:`_lead` does at start-up on a broker that lost its data, for a running loop."""
         self.broker_resets += 1
-        self.offsets = OffsetTracker(None, self.settings.offset_gap_max_retries)
+        self.offsets = OffsetTracker(None, self.settings.offset_gap_max_retries, "accepted")
         await consumer.seek_to_beginning(tp)
         await self._republish_missing(store, producer)
 

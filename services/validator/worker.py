@@ -29,6 +29,7 @@ from chain_anchor.verdict import VerdictEntry, encode_verdict
 from services import db, metrics
 from services.config import Settings
 from services.kafka import clients
+from services.kafka.offsets import DEFAULT_MAX_RETRIES, Contiguity, start_offset
 from services.kafka.topics import Topics
 from services.keyfiles import ensure_development_validator, validator_signer
 from services.registry import Registry, fold_sealed_registry_events, load_genesis
@@ -90,9 +91,9 @@ class Positions(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka's 
     position beyond the new end to the beginning). Forgetting is always safe: the ledger's sealed ids still
     catch replays here, and the sequencer dedupes the rest by event id."""
 
-    def __init__(self, seen: SeenIds) -> None:
+    def __init__(self, seen: SeenIds, max_retries: int = DEFAULT_MAX_RETRIES) -> None:
         self.seen = seen
-        self.next: dict[TopicPartition, int] = {}
+        self.contiguity = Contiguity("raw", max_retries)
         self.restarts = 0
 
     def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
@@ -101,26 +102,37 @@ class Positions(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka's 
     def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         self._forget("partitions assigned")
 
-    def check(self, consumer: AIOKafkaConsumer, batches: dict[TopicPartition, list[Record]]) -> None:
-        """Call with each fetch before processing it."""
+    async def check(self, consumer: AIOKafkaConsumer,
+                    batches: dict[TopicPartition, list[Record]]) -> dict[TopicPartition, list[Record]]:
+        """Call with each fetch before processing it: returns the part of it to process, each partition's
+        records up to its first hole (:mod:`services.kafka.offsets`; the partition is sought back to the hole
+        and read again). The first fetch of a partition after it was assigned is checked against where the group
+        starts reading it (its committed offset, or the partition's first): a fetch that starts beyond has a hole
+        too; one that starts before it is a broker that lost its data and reset the position."""
         for tp, records in batches.items():
-            expected = self.next.get(tp)
-            if expected is not None and records:
+            if not records:
+                continue
+            tracker = self.contiguity.trackers.get(tp)
+            if tracker is None:
+                start = await start_offset(consumer, tp)
+                self.contiguity.expect(tp, start if start is not None and start <= records[0].offset else None)
+                continue
+            expected = tracker.expected
+            if expected is not None:
                 mark = consumer.highwater(tp)
                 if (mark is not None and mark < expected) or records[0].offset < expected:
                     log.warning("raw partition %d is read again from offset %d (this validator had read up to"
                                 " %d; high watermark %s): a rebalance, or a broker that lost its data",
                                 tp.partition, records[0].offset, expected - 1, mark)
                     self._forget(f"partition {tp.partition} read again")
-            if records:
-                self.next[tp] = records[-1].offset + 1
+        return self.contiguity.take(consumer, batches)
 
     def _forget(self, why: str) -> None:
         if len(self.seen):
             log.info("forgetting %d accepted event ids (%s): the ledger and the sequencer still catch replays",
                      len(self.seen), why)
         self.seen.clear()
-        self.next.clear()
+        self.contiguity.forget()
         self.restarts += 1
 
 
@@ -219,7 +231,7 @@ class Validator:
                                max_future_s=settings.event_time_max_future_s, max_past_s=settings.event_time_max_past_s)
         self.rules = LedgerRules()
         self.seen = SeenIds()
-        self.positions = Positions(self.seen)
+        self.positions = Positions(self.seen, settings.offset_gap_max_retries)
         self.stats = Stats()
         self._registry_due = 0.0
         self.trace = StageTrace(settings, "validator")
@@ -250,9 +262,9 @@ class Validator:
             lag_due = 0.0
             restarts = self.positions.restarts
             while not stop.is_set():
-                batches = await consumer.getmany(timeout_ms=500, max_records=2000)
+                fetched = await self._getmany(consumer)
                 fetched_at = time.monotonic()
-                self.positions.check(consumer, batches)
+                batches = await self.positions.check(consumer, fetched)
                 if self.positions.restarts != restarts:  # assigned anew, or the broker lost the topic
                     restarts = self.positions.restarts
                     committer.forget()
@@ -283,6 +295,10 @@ class Validator:
             await producer.stop()
             await pool.close()
             self.trace.close()
+
+    async def _getmany(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, list[Record]]:
+        batches: dict[TopicPartition, list[Record]] = await consumer.getmany(timeout_ms=500, max_records=2000)
+        return batches
 
     def _trace_batch(self, batches: dict[TopicPartition, list[Record]], fetched_at: float) -> None:
         """Stage trace: when the batch was fetched, its verdicts sent and acknowledged, and where they landed."""
