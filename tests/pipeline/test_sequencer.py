@@ -280,8 +280,8 @@ async def test_a_running_sequencer_notices_the_topic_lost_only_when_it_ends_befo
     from aiokafka import TopicPartition
 
     from services.kafka import clients
+    from services.kafka.offsets import OffsetTracker
     from services.kafka.topics import ensure_topics
-    from services.sequencer.service import OffsetTracker
 
     short = sealed.model_copy(update={"kafka_topic_prefix": sealed.kafka_topic_prefix + "short."})
     await ensure_topics(short)
