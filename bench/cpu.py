@@ -52,16 +52,25 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+PART = " › "
+"""Separates a group from one of its parts in a figure's name: ``postgres backends › validator``."""
+
+
 @dataclass
 class CpuMeter:
     """Cumulative CPU seconds per named group of processes (a group: one child, or all backends)."""
 
     groups: dict[int, str] = field(default_factory=dict)  # pid -> group name
     last: dict[int, float] = field(default_factory=dict)  # pid -> last reading
+    parts: dict[int, str] = field(default_factory=dict)  # pid -> part of its group (a backend's database user)
 
-    def track(self, name: str, pid: int | None) -> None:
+    def track(self, name: str, pid: int | None, part: str | None = None) -> None:
+        """Count ``pid`` in group ``name``; with ``part`` also in the sub-figure ``name › part`` (not added
+        to ``all processes`` twice: see :func:`per_event_us`)."""
         if pid is not None:
             self.groups.setdefault(pid, name)
+            if part:
+                self.parts.setdefault(pid, part)
 
     def snapshot(self) -> dict[str, float]:
         """CPU seconds per group so far (pids that exited count with their last reading)."""
@@ -72,6 +81,9 @@ class CpuMeter:
         out: dict[str, float] = {}
         for pid, name in self.groups.items():
             out[name] = out.get(name, 0.0) + self.last.get(pid, 0.0)
+            if (part := self.parts.get(pid)) is not None:
+                key = f"{name}{PART}{part}"
+                out[key] = out.get(key, 0.0) + self.last.get(pid, 0.0)
         return out
 
 
@@ -80,5 +92,5 @@ def per_event_us(before: dict[str, float], after: dict[str, float], events: int)
     if events <= 0:
         return {}
     out = {name: (after[name] - before.get(name, 0.0)) * 1e6 / events for name in after}
-    out["all processes"] = sum(out.values())
+    out["all processes"] = sum(us for name, us in out.items() if PART not in name)
     return out

@@ -33,6 +33,15 @@ from services.kafka.topics import Topics, ensure_topics
 from services.keyfiles import sequencer_signer
 from services.store.migrate import create_database
 
+
+def backend_part(user: str | None) -> str:
+    """Whose a PostgreSQL backend is, from the user it logged in as: ``coalchain_validator_login`` ->
+    ``validator`` (services/db.py ``login_role``); the owner (migrations, this benchmark) -> ``owner``."""
+    if user and user.startswith("coalchain_") and user.endswith("_login"):
+        return user[len("coalchain_"):-len("_login")]
+    return "owner"
+
+
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
@@ -127,14 +136,14 @@ class Stack:
         own = conn is None
         conn = conn or await asyncpg.connect(self.admin)
         try:
-            pids = [r["pid"] for r in await conn.fetch(
-                "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", self.database)]
+            rows = await conn.fetch("SELECT pid, usename FROM pg_stat_activity WHERE datname = $1"
+                                    " AND pid <> pg_backend_pid()", self.database)
         finally:
             if own:
                 await conn.close()
-        for pid in pids:
-            self.rss.record("postgres backend (largest)", vm_hwm_bytes(pid))
-            self.cpu.track("postgres backends", pid)
+        for r in rows:
+            self.rss.record("postgres backend (largest)", vm_hwm_bytes(r["pid"]))
+            self.cpu.track("postgres backends", r["pid"], backend_part(r["usename"]))
 
     @contextlib.asynccontextmanager
     async def sampling(self, interval_s: float = 0.5) -> AsyncIterator[None]:

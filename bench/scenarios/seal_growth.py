@@ -26,7 +26,7 @@ import asyncpg
 
 from bench.ceilings import Ceilings
 from bench.common import Ceiling, Result, console
-from bench.cpu import per_event_us
+from bench.cpu import PART, per_event_us
 from bench.events import Record, event_file
 from bench.ledger import build_ledger, templated
 from bench.monitor import Monitor, Sample, steady_rate
@@ -47,6 +47,8 @@ POLL_S = 0.25
 TEMPLATES = 100_000
 ENTRIES_PER_VERDICT = 500
 TARGET = 0.85
+STATS_FLUSH_S = 11.0
+"""An idle backend reports its buffer counts within 10 s (PostgreSQL's PGSTAT_IDLE_INTERVAL)."""
 
 
 async def run(opts: Options, ceilings: Ceilings) -> Result:
@@ -105,6 +107,7 @@ async def _one_size(st: Stack, opts: Options, result: Result, templates: list[Re
     console.print(f"  {len(new):,} events in {records:,} verdict records on the accepted topic; sealing")
     mon = await Monitor.open(st.settings, cpu=st.cpu)
     profiler = Profiler(opts.results_dir / "profiles", f"{NAME}-{size}")
+    before = await _statio(st)
     try:
         t0 = time.perf_counter()
         mon.timeline.append(Sample(t0, 0, 0, 0))
@@ -122,8 +125,10 @@ async def _one_size(st: Stack, opts: Options, result: Result, templates: list[Re
         console.print(f"[bold]profile {name} @ {_label(size)}[/bold] ({s['samples']} samples): top functions")
         for row in s["self_by_function"][:12]:
             console.print(f"  {row['share'] * 100:5.1f} %  {row['name']}")
-    tl = [Sample(s.t, max(0, s.sealed - size), s.accepted, s.rejected, s.cpu) for s in mon.timeline]
     label = _label(size)
+    await asyncio.sleep(STATS_FLUSH_S)
+    _buffers(result, size, before, await _statio(st), len(new))
+    tl = [Sample(s.t, max(0, s.sealed - size), s.accepted, s.rejected, s.cpu) for s in mon.timeline]
     rate = steady_rate(tl, len(new), "sealed")
     result.add(f"sealed_steady_{size}", f"sealed, steady (10→90 %) @ {label}", rate or float("nan"), "events/s",
                vs=["pg_copy_rows"], headline=True)
@@ -135,10 +140,45 @@ async def _one_size(st: Stack, opts: Options, result: Result, templates: list[Re
             if us <= 0:  # a process with no CPU tick in a tiny run (clock ticks are 10 ms): in details only
                 result.details.setdefault(f"cpu_us_per_event_{size}", {})[name] = us
                 continue
-            result.add(f"cpu_us_per_event_{name.replace(' ', '_')}_{size}", f"CPU per sealed event, {name} @ {label}",
+            key = f"cpu_us_per_event_{name.replace(PART, ' ').replace(' ', '_')}_{size}"
+            result.add(key, f"CPU per sealed event, {name} @ {label}",
                        us, "µs/event", vs=["cpu_floor_sequencer_us"] if "cpu_floor_sequencer_us" in result.ceilings
                        else [], higher_is_better=False, headline=name == "all processes")
     return rate
+
+
+STATIO = """
+SELECT relname AS name, coalesce(heap_blks_hit, 0) AS hit, coalesce(heap_blks_read, 0) AS read
+  FROM pg_statio_user_tables
+UNION ALL
+SELECT indexrelname, coalesce(idx_blks_hit, 0), coalesce(idx_blks_read, 0) FROM pg_statio_user_indexes
+"""
+
+
+async def _statio(st: Stack) -> dict[str, tuple[int, int]]:
+    """Shared-buffer hits and reads (misses: a page from the OS) so far, per table heap and per index."""
+    conn = await asyncpg.connect(st.settings.database_url)
+    try:
+        return {r["name"]: (int(r["hit"]), int(r["read"])) for r in await conn.fetch(STATIO)}
+    finally:
+        await conn.close()
+
+
+def _buffers(result: Result, size: int, before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]],
+             events: int) -> None:
+    """Where sealing touched pages, per sealed event: buffer hits and misses of each heap and index (a miss
+    costs PostgreSQL a copy from the OS page cache and a buffer eviction; their growth with the ledger's size is
+    what slows COPY down). In details; the relations with the most misses are printed."""
+    per: dict[str, dict[str, float]] = {}
+    for name, (hit, read) in after.items():
+        h0, r0 = before.get(name, (0, 0))
+        if hit - h0 or read - r0:
+            per[name] = {"hits_per_event": round((hit - h0) / events, 3),
+                         "misses_per_event": round((read - r0) / events, 3)}
+    result.details[f"buffers_{size}"] = per
+    top = sorted(per.items(), key=lambda kv: -kv[1]["misses_per_event"])[:8]
+    console.print(f"  shared buffers per sealed event @ {_label(size)}, most misses first: " + ", ".join(
+        f"{name} {v['misses_per_event']:.2f} miss / {v['hits_per_event']:.1f} hit" for name, v in top))
 
 
 async def _publish_head(st: Stack) -> None:
