@@ -96,6 +96,27 @@ async def test_redelivery_is_dropped_and_replay_is_rejected(sealed: Settings) ->
     assert (await verify(sealed, sealed.database_url)).first_bad is None
 
 
+async def test_a_block_of_only_duplicates_does_not_stop_the_timer(sealed: Settings) -> None:
+    """A timer-cut batch whose events are all sealed already (a publisher resubmitting after a 503, a
+    validator that restarted) seals no block; the height stays, and the next pending events still get
+    their time-to-cut marker — the sequencer does not wait for a size cut that may never come."""
+    topics = Topics.from_settings(sealed)
+    base = await tree_size(sealed.database_url)
+    before = len(await read_topic(sealed, topics.rejected, partitions=3))
+    async with running(Sequencer(sealed).run):
+        await produce_accepted(sealed, topics.accepted, [envelope(MINE, "mine-a", n) for n in range(3)],
+                               raw_offset_base=20_000)  # replays of sealed events, nothing else
+        await wait_until(lambda: _rejected_count(sealed, before + 3), what="the 3 replays rejected")
+        await produce_accepted(sealed, topics.accepted, [envelope(MINE, "mine-a", n) for n in range(base, base + 4)],
+                               raw_offset_base=base)
+        await wait_until(lambda: _size_is(sealed.database_url, base + 4), what="the 4 fresh events sealed by the timer")
+    assert (await verify(sealed, sealed.database_url)).first_bad is None
+
+
+async def _rejected_count(settings: Settings, n: int) -> bool:
+    return len(await read_topic(settings, Topics.from_settings(settings).rejected, partitions=3, timeout_s=1)) >= n
+
+
 async def test_standby_takes_over_when_the_active_sequencer_dies(sealed: Settings) -> None:
     topics = Topics.from_settings(sealed)
     base = await tree_size(sealed.database_url)
