@@ -32,6 +32,7 @@ from services.kafka import clients
 from services.kafka.offsets import DEFAULT_MAX_RETRIES, Contiguity, start_offset
 from services.kafka.topics import Topics
 from services.keyfiles import ensure_development_validator, validator_signer
+from services.receipts.shipment import RECEIPT_NAMES
 from services.registry import Registry, fold_sealed_registry_events, load_genesis
 from services.stagetrace import StageTrace
 from services.store.postgres import LedgerStore
@@ -88,8 +89,8 @@ class Positions(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka's 
     memory is forgotten whenever the reading of the raw topic starts over: a partition assigned anew
     (after a broker restart the group is rebuilt from nothing), a fetch whose high watermark is below what
     was read (the topic is shorter than it was), or records below what was read (the client reset a
-    position beyond the new end to the beginning). Forgetting is always safe: the ledger's sealed ids still
-    catch replays here, and the sequencer dedupes the rest by event id."""
+    position beyond the new end to the beginning). Forgetting is always safe: the sequencer dedupes by event
+    id against the ledger (a replay of a sealed event is rejected there as ``replay``)."""
 
     def __init__(self, seen: SeenIds, max_retries: int = DEFAULT_MAX_RETRIES) -> None:
         self.seen = seen
@@ -364,9 +365,16 @@ class Validator:
 
     async def _replays(self, store: LedgerStore, records: list[Record],
                        decisions: list[Decision]) -> list[Decision | None]:
-        """Replace replays by Reject(REPLAY); drop redeliveries of already-sealed events (None)."""
-        ids = [d.event.id for d in decisions if isinstance(d, Accept)]  # canonical UUID text: schema-checked
-        sealed = {str(k): v for k, v in (await store.sealed_positions(ids)).items()}
+        """Replace replays by Reject(REPLAY); drop redeliveries of already-sealed receipts (None).
+
+        Replays are caught against this process's memory of accepted ids (:class:`SeenIds`). The ledger's
+        sealed ids are looked up for receipts only, so that a replayed receipt is a ``replay`` and not a
+        broken ``receipt.once-per-shipment`` rule: for every other event the sequencer's dedupe by event id
+        (the ledger's unique index, looked up only when it refuses a block) rejects a replay of a sealed event
+        as ``replay`` and drops a redelivery, so a query per batch here would pay twice for the same check."""
+        ids = [d.event.id for d in decisions  # canonical UUID text: schema-checked
+               if isinstance(d, Accept) and d.event.name in RECEIPT_NAMES]
+        sealed = {str(k): v for k, v in (await store.sealed_positions(ids)).items()} if ids else {}
         out: list[Decision | None] = []
         for record, d in zip(records, decisions, strict=True):
             if not isinstance(d, Accept):

@@ -42,6 +42,7 @@ class Pipeline:
     consortium: Consortium
     api: httpx.AsyncClient
     url: str
+    validator: Validator
 
     async def headers(self, participant: str) -> dict[str, str]:
         """``Authorization`` for a session of ``participant``, signed in with its key (challenge, signature)."""
@@ -135,4 +136,4 @@ async def pipeline(receipts_settings: Settings) -> AsyncIterator[Pipeline]:
         await stack.enter_async_context(running(Sequencer(settings).run))
         url = await stack.enter_async_context(api_server(settings))
         api = await stack.enter_async_context(httpx.AsyncClient(base_url=url, timeout=20))
-        yield Pipeline(settings, consortium, api, url)
+        yield Pipeline(settings, consortium, api, url, validator)

@@ -73,6 +73,25 @@ async def test_only_the_buyer_of_the_order_confirms_and_only_once(pipeline: Pipe
     assert await _sealed_receipts(pipeline, s.shipment_id) == [first["id"]]
 
 
+async def test_a_sealed_event_sent_again_is_a_replay_receipt_or_not(pipeline: Pipeline) -> None:
+    """The same signed bytes again, from a new raw position, once sealed: ``replay``, never sealed twice. For
+    receipt the validator says so itself, from the ledger (not a broken once-per-shipment rule); for other
+    events the sequencer's dedupe by event id does (the validator does not query the ledger for them)."""
+    c = pipeline.consortium
+    s = shipment(c, 19)
+    first = sign_confirmation(c.signer(BUYER), **confirmation_args(s))
+    await pipeline.publish([*s.all(), first])
+    await pipeline.sealed([e["id"] for e in (*s.all(), first)])
+    loaded = s.all()[0]
+    pipeline.validator.seen.clear()  # as after a restart: only the ledger knows these ids now
+    await pipeline.publish([first, loaded])
+    rejected = await pipeline.rejections([first["id"], loaded["id"]])
+    for again in (first, loaded):
+        reason, detail = rejected[again["id"]]
+        assert reason == "replay", (again["type"], detail)
+    assert await _sealed_receipts(pipeline, s.shipment_id) == [first["id"]]
+
+
 async def test_two_confirmations_validated_together_seal_one(pipeline: Pipeline) -> None:
     c = pipeline.consortium
     s = shipment(c, 12)
