@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import asyncpg
@@ -109,3 +109,28 @@ async def test_the_pipeline_runs_as_the_service_roles_and_they_cannot_cut_the_ch
 
         await wait_until(caught_up, 60, "the replica to catch up")
         assert await backend_users(replica.database_url) == {db.login_role("replica")}
+
+
+async def test_custom_plans_follow_a_table_that_grew_under_a_prepared_query(
+    settings: Settings, make_database: Callable[[str], Awaitable[str]]
+) -> None:
+    """The validators' pool (``custom_plans=True``) plans each run afresh: the session says so, and the claim
+    lookup prepared while ``receipt_claims`` was empty uses the primary key once it has grown. (The cached
+    sequential scan this prevents was seen in the 1 M seal-throughput run through auto_explain; this short
+    run does not make PostgreSQL cache that generic plan, so only the setting's half fails without it.)"""
+    url = await make_database("plans")
+    pool = await db.create_pool(settings.model_copy(update={"database_url": url}), max_size=1, custom_plans=True)
+    try:
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("SHOW plan_cache_mode") == "force_custom_plan"
+            await conn.execute("PREPARE q(text[]) AS SELECT shipment_id, event_id::text AS event_id"
+                               " FROM receipt_claims WHERE shipment_id = ANY($1::text[])")  # claim_receipts'
+            batch = "'{" + ",".join(f"SHP-{i}" for i in range(40)) + "}'"  # a batch's receipts
+            for _ in range(8):  # past the five custom plans after which a generic one may be cached
+                await conn.execute(f"EXECUTE q({batch})")
+            await conn.execute("INSERT INTO receipt_claims (shipment_id, event_id, participant, type)"
+                               " SELECT 'SHP-' || g, gen_random_uuid(), 'p', 't' FROM generate_series(1, 50000) g")
+            plan = "\n".join(r[0] for r in await conn.fetch(f"EXPLAIN EXECUTE q({batch})"))
+    finally:
+        await pool.close()
+    assert "receipt_claims_pkey" in plan and "Seq Scan" not in plan, plan
