@@ -94,3 +94,9 @@ def per_event_us(before: dict[str, float], after: dict[str, float], events: int)
     out = {name: (after[name] - before.get(name, 0.0)) * 1e6 / events for name in after}
     out["all processes"] = sum(us for name, us in out.items() if PART not in name)
     return out
+
+
+def figure_key(name: str) -> str:
+    """A group's (or part's) name as it appears in a figure's key: ``postgres backends › validator`` ->
+    ``postgres_backends_validator``."""
+    return name.replace(PART, " ").replace(" ", "_")

@@ -26,7 +26,7 @@ import asyncpg
 
 from bench.ceilings import Ceilings
 from bench.common import Ceiling, Result, console
-from bench.cpu import PART, per_event_us
+from bench.cpu import figure_key, per_event_us
 from bench.events import Record, event_file
 from bench.ledger import build_ledger, templated
 from bench.monitor import Monitor, Sample, steady_rate
@@ -140,8 +140,7 @@ async def _one_size(st: Stack, opts: Options, result: Result, templates: list[Re
             if us <= 0:  # a process with no CPU tick in a tiny run (clock ticks are 10 ms): in details only
                 result.details.setdefault(f"cpu_us_per_event_{size}", {})[name] = us
                 continue
-            key = f"cpu_us_per_event_{name.replace(PART, ' ').replace(' ', '_')}_{size}"
-            result.add(key, f"CPU per sealed event, {name} @ {label}",
+            result.add(f"cpu_us_per_event_{figure_key(name)}_{size}", f"CPU per sealed event, {name} @ {label}",
                        us, "µs/event", vs=["cpu_floor_sequencer_us"] if "cpu_floor_sequencer_us" in result.ceilings
                        else [], higher_is_better=False, headline=name == "all processes")
     return rate

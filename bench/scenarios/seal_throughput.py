@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.ceilings import Ceilings
 from bench.common import Ceiling, Result, console
-from bench.cpu import PART, per_event_us
+from bench.cpu import figure_key, per_event_us
 from bench.events import event_file
 from bench.kafkaio import produce_batched
 from bench.monitor import Monitor, Sample, steady_rate, time_at
@@ -153,8 +153,7 @@ def _cpu_figures(result: Result, tl: list[Sample], sealed: int) -> None:
     for name, us in sorted(per.items()):
         if us <= 0:  # e.g. a validator that was assigned no partition in a small run: in details only
             continue
-        key = name.replace(PART, " ").replace(" ", "_")
-        result.add(f"cpu_us_per_event_{key}", f"CPU per sealed event, {name}", us, "µs/event",
+        result.add(f"cpu_us_per_event_{figure_key(name)}", f"CPU per sealed event, {name}", us, "µs/event",
                    vs=vs, higher_is_better=False)
 
 

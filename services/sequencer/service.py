@@ -185,9 +185,10 @@ class Sequencer:
                     sealer.range_start = record.offset  # reading began at the topic's start
                 pending = await self._consume(sealer, producer, cutter, record)
                 if pending is not None:
-                    if not pending:  # the cutter is empty: the next pending events need a marker of their
-                        pending_since = marker_sent_for = None  # own, at this height too (a cut of only
-                        # duplicates seals no block and leaves the height where it was)
+                    if not pending:
+                        # the cutter is empty: the next pending events need a marker of their own, at this
+                        # height too (a cut of only duplicates seals no block and leaves the height as it was)
+                        pending_since = marker_sent_for = None
                     elif pending_since is None:
                         pending_since = timer_start(self._last_verified_at, timeout_s, now=time.monotonic(),
                                                     wall_now=time.time())
