@@ -77,25 +77,34 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     """A pool reset that adds nothing to asyncpg's own (which rolls back an open transaction)."""
 
 
+# every pool: JIT compiles a query whose estimated cost passes jit_above_cost, milliseconds of CPU that only a
+# long analytic scan wins back; on a table never analysed (autovacuum off) a lookup of a few keys can be
+# estimated at most of the table and pay it on every run
+_SESSION = {"jit": "off"}
+# index_lookups=True: a process whose every query is a key lookup through an index
+_LOOKUPS = {**_SESSION, "enable_seqscan": "off", "max_parallel_workers_per_gather": "0"}
+
+
 async def create_pool(settings: Settings, *, role: str | None = None, min_size: int = 1,
-                      max_size: int = 8, reset_session: bool = True, custom_plans: bool = False) -> asyncpg.Pool:
+                      max_size: int = 8, reset_session: bool = True, index_lookups: bool = False) -> asyncpg.Pool:
     """``reset_session=False``: a released connection keeps its session state instead of asyncpg's reset
     query (advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL) — one round trip less per query through the pool.
     Only for users that set no session state: no SET, advisory lock, LISTEN or cursor outside a transaction
     (an open transaction is still rolled back).
 
-    ``custom_plans=True``: ``plan_cache_mode = force_custom_plan`` for the pool's sessions. asyncpg prepares
-    every query once per connection, and after five executions PostgreSQL may keep a generic plan costed on
-    the table as it was then. A process that starts on an empty table and runs for days keeps that plan while
-    the table grows, until an ANALYZE invalidates it — never where autovacuum is off. Measured: the
-    validators' ``receipt_claims`` lookup by primary key ran as a sequential scan, 80–120 ms per call at
-    1 M events. For a few queries per fetched batch, planning each time costs far less."""
+    ``index_lookups=True``: the planner takes an index wherever one applies (``enable_seqscan = off``, no
+    parallel workers). For a process whose queries all look keys up, this makes the plan independent of two
+    things it cannot rely on: statistics (without ANALYZE — autovacuum off — PostgreSQL estimates
+    ``subject = ANY($1)`` with 134 keys at 67 % of ``ledger_events`` and scans it all: 353 ms against 0.3 ms
+    at 1 M rows) and the table's size when a plan was cached (asyncpg prepares each query once per
+    connection; after five runs PostgreSQL may keep a generic plan costed on the table as it was, an empty
+    one for a process that started with the ledger, until an ANALYZE invalidates it). Where no index
+    applies the planner still scans."""
     url = _url(settings, role)
     reset = None if reset_session else _keep_session
-    server_settings = {"plan_cache_mode": "force_custom_plan"} if custom_plans else None
     try:
         pool: asyncpg.Pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, reset=reset,
-                                                       server_settings=server_settings)
+                                                       server_settings=_LOOKUPS if index_lookups else _SESSION)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
         raise _unreachable(url, role if settings.db_roles else None, e) from e
     return pool

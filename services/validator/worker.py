@@ -248,9 +248,9 @@ class Validator:
 
     async def _run(self, stop: asyncio.Event) -> None:
         # the validator's queries set no session state: no reset round trip per query (db.create_pool)
-        # custom plans: the receipt tables start empty and grow under a long-lived process (db.create_pool)
+        # index lookups: the receipt tables start empty and grow under a long-lived process (db.create_pool)
         pool = await db.create_pool(self.settings, role="validator", min_size=1, max_size=2, reset_session=False,
-                                    custom_plans=True)
+                                    index_lookups=True)
         store = LedgerStore(pool)
         consumer = clients.consumer(self.settings, group_id=self.settings.topic(GROUP_ID), max_poll_records=2000)
         consumer.subscribe([self.topics.raw], listener=self.positions)
