@@ -15,6 +15,7 @@ with exactly the schema the migration made.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -49,14 +50,45 @@ class Built:
     seconds_indexes: float
 
 
-def templated(records: list[Record], count: int) -> Iterator[tuple[bytes, int, int]]:
+_SPREAD = 0x9E3779B97F4A7C15F39CC0605CEDC835  # odd: i -> i * _SPREAD mod 2**128 is a bijection
+_RUN_TAG = re.compile(rb'"[A-Z]{2,4}-([0-9A-F]{4})-[0-9]{4,8}"')
+
+
+def templated_id(i: int) -> str:
+    """The event id :func:`templated` gives leaf ``i``: unique per ``i`` and spread over the whole id space
+    as publishers' random (version 4) ids are, so the ``event_id`` index takes inserts all over, not at one
+    end."""
+    return str(uuid.UUID(int=(i * _SPREAD) % (1 << 128)))
+
+
+def templated(records: list[Record], count: int, *, history: bool = False) -> Iterator[tuple[bytes, int, int]]:
     """``count`` leaves made from ``records`` in turn, each with a fresh unique event id (same length, so the
     bytes stay canonical). Their publisher signatures no longer verify: only for ledgers whose event
-    signatures are not re-checked (the ``proofs`` scenario)."""
-    templates = [(r.leaf(), f'"id":"{r.event_id}"'.encode()) for r in records]
+    signatures are not re-checked.
+
+    ``history=True``: every pass over ``records`` but the last gets business ids of its own (the simulator
+    run's tag in ``SHP-7F3A-000123`` becomes ``Z001``, ``Z002``…, never hexadecimal), as a ledger's past
+    holds other shipments, trains, lots and orders than the ones live now. The last pass keeps the records'
+    own ids: events sealed next (the same simulator run) continue those subjects."""
+    hole = b'"id":"\x00"'  # where each leaf's own id goes (no canonical JSON holds a raw control character)
+    templates = [r.leaf().replace(f'"id":"{r.event_id}"'.encode(), hole, 1) for r in records]
+    tag = _run_tag(templates) if history else b""
+    last = (count - 1) // len(templates)
     for i in range(count):
-        leaf, old = templates[i % len(templates)]
-        yield leaf.replace(old, f'"id":"{uuid.UUID(int=(0xB0 << 120) | i)}"'.encode(), 1), i % 6, i
+        leaf = templates[i % len(templates)]
+        cycle = i // len(templates)
+        if history and cycle < last:
+            leaf = leaf.replace(b"-" + tag + b"-", f"-Z{cycle:03X}-".encode())
+        yield leaf.replace(hole, f'"id":"{templated_id(i)}"'.encode(), 1), i % 6, i
+
+
+def _run_tag(leaves: list[bytes]) -> bytes:
+    """The simulator run's tag in the business ids of ``leaves`` (``7F3A`` of ``SHP-7F3A-000123``)."""
+    for leaf in leaves:
+        m = _RUN_TAG.search(leaf)
+        if m:
+            return m.group(1)
+    raise ValueError("no simulator business id (like SHP-7F3A-000123) in the template events")
 
 
 def as_leaves(records: Iterable[Record]) -> Iterator[tuple[bytes, int, int]]:

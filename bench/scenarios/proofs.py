@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -29,7 +28,7 @@ import httpx
 from bench.ceilings import Ceilings
 from bench.common import Ceiling, Result, console, latency_summary
 from bench.events import event_file
-from bench.ledger import build_ledger, templated
+from bench.ledger import build_ledger, templated, templated_id
 from bench.scenarios import Options
 from bench.stack import Stack, stack
 from chain_anchor.merkle import verify_consistency, verify_inclusion
@@ -45,7 +44,7 @@ TEMPLATES = 20_000
 
 def leaf_id(i: int) -> str:
     """The event id :func:`bench.ledger.templated` gave leaf ``i``."""
-    return str(uuid.UUID(int=(0xB0 << 120) | i))
+    return templated_id(i)
 
 
 async def timed(n: int, call: Callable[[int], Awaitable[Any]]) -> tuple[list[float], list[Any]]:

@@ -98,7 +98,8 @@ async def _receipt_refs(st: Stack) -> int:
 async def _one_size(st: Stack, opts: Options, result: Result, templates: list[Record], new: list[Record],
                     size: int) -> float | None:
     console.print(f"building a ledger of {size:,} events")
-    built = await build_ledger(st.settings, sequencer_signer(st.settings), templated(templates, size), size)
+    leaves = templated(templates, size, history=True)  # a past of other shipments, trains, lots and orders
+    built = await build_ledger(st.settings, sequencer_signer(st.settings), leaves, size)
     refs = await _receipt_refs(st)
     result.details[f"build_{size}"] = {"blocks": built.blocks, "load_seconds": round(built.seconds, 1),
                                       "index_seconds": round(built.seconds_indexes, 1), "receipt_refs": refs}
