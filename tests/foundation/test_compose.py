@@ -20,8 +20,8 @@ def _compose() -> dict[str, dict[str, object]]:
     return services
 
 
-def _ours() -> dict[str, dict[str, object]]:
-    """The CoalChain services of the compose file (not kafka or postgres)."""
+def coalchain_services() -> dict[str, dict[str, object]]:
+    """The CoalChain services of the compose file (not kafka or postgres, whose commands are their own)."""
     return {name: svc for name, svc in _compose().items() if svc.get("image") == "taijiao/coalchain:latest"}
 
 
@@ -44,7 +44,7 @@ def test_compose_parses_and_runs_kafka_in_kraft_mode_with_postgres() -> None:
 
 def test_every_service_command_is_a_real_coalchain_subcommand() -> None:
     parser = build_parser()
-    commands = {name: svc["command"] for name, svc in _ours().items() if "command" in svc}
+    commands = {name: svc["command"] for name, svc in coalchain_services().items() if "command" in svc}
     assert {"api", "validator", "sequencer", "views", "topics", "migrate"} <= set(commands)
     for name, command in commands.items():
         assert isinstance(command, list) and command, name
@@ -128,7 +128,7 @@ SERVICE_ROLES = {"api": "api", "validator": "validator", "sequencer": "sequencer
 
 
 def test_only_the_migrate_jobs_hold_the_owner_password_and_each_service_its_own_role_password() -> None:
-    services = _ours()
+    services = coalchain_services()
     for name, svc in services.items():
         if "command" not in svc:
             continue

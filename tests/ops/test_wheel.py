@@ -19,12 +19,12 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-import yaml
 
 from services import devstack
 from services.config import Settings
 from services.db import with_database
 from services.store.migrate import drop_database
+from tests.foundation.test_compose import coalchain_services
 
 pytestmark = pytest.mark.integration
 
@@ -67,9 +67,8 @@ ONE_SHOT = ("topics", "migrate", "migrate-replica")
 
 
 def compose_commands() -> dict[str, list[str]]:
-    doc = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
-    return {name: [str(c) for c in svc["command"]] for name, svc in doc["services"].items()
-            if "command" in svc and svc.get("image") == "taijiao/coalchain:latest"}  # not postgres' own
+    return {name: [str(c) for c in svc["command"]]  # type: ignore[attr-defined]
+            for name, svc in coalchain_services().items() if "command" in svc}
 
 
 @pytest.fixture(scope="module")
